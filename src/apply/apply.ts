@@ -1,0 +1,133 @@
+/**
+ * apply: snapshot, journal, execute, read back and verify; on any failure put
+ * the snapshot back. Re-running with the same desired state writes nothing.
+ */
+import type { Runner } from "../kernel/runner.js";
+import type { Desired } from "../model/desired.js";
+import type { IdRange } from "../config/resolved.js";
+import { makePlan, isEmptyPlan, nftDesiredText, type Plan } from "../plan/plan.js";
+import { readLive } from "../kernel/live.js";
+import { readState, writeState, type StateFile } from "../kernel/state.js";
+import { probeFeature } from "../kernel/features.js";
+import { executePlan, type ExecuteHooks } from "./execute.js";
+import { rollback } from "./rollback.js";
+import type { Snapshot } from "./snapshot.js";
+import type { LiveState } from "../plan/live.js";
+import { SYMROUTE_PROTO } from "../model/ownership.js";
+
+/** apply was refused before touching the kernel (exit 1). */
+export class RefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RefusedError";
+  }
+}
+
+export interface ApplyRequest {
+  runner: Runner;
+  desired: Desired;
+  priorities: IdRange;
+  file?: string;
+  allowConflicts?: boolean;
+  hooks?: ExecuteHooks;
+  /** destroy: forget the originals it restored and the applied record */
+  destroying?: boolean;
+}
+
+export interface ApplyOutcome {
+  plan: Plan;
+  changed: boolean;
+  /** set when the apply failed and the snapshot was put back */
+  rolledBack?: { error: string; restored: boolean };
+  /** the state before this apply, for --confirm-timeout */
+  snapshot?: Snapshot;
+}
+
+/** Sysctl keys plan must read: the desired ones and every one with an original to restore. */
+function sysctlKeys(desired: Desired, state: StateFile): string[] {
+  return [...desired.sysctls.map((s) => s.key), ...Object.keys(state.sysctlOriginals)];
+}
+
+/** Computes the plan against the live kernel without changing anything. */
+export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange): Promise<{ plan: Plan; live: LiveState }> {
+  const state = readState(runner.netns);
+  const live = await readLive(runner, sysctlKeys(desired, state));
+  const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities });
+  return { plan, live };
+}
+
+/** Makes the kernel match `desired`, or leaves it as it was. */
+export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
+  const { runner, desired } = req;
+  const netns = runner.netns;
+  for (const feature of desired.requires) {
+    const missing = await probeFeature(runner, feature);
+    if (missing !== null) throw new RefusedError(`this kernel has no ${feature.toUpperCase()} support (ip link add type ${feature}: ${missing}); the vrf strategy cannot be applied here`);
+  }
+  const state = readState(netns);
+  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities);
+  if (plan.conflicts.length > 0 && !req.allowConflicts)
+    throw new RefusedError(`conflicts with objects symroute does not own:\n  ${plan.conflicts.join("\n  ")}`);
+  if (isEmptyPlan(plan)) {
+    if (state.journal) writeState({ ...state, journal: null }, netns);
+    return { plan, changed: false };
+  }
+
+  const touched = plan.sysctls.map((s) => s.key);
+  const snapshot: Snapshot = {
+    rules: live.rules.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
+    routes: live.routes.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
+    nft: live.nft,
+    sysctls: Object.fromEntries(touched.filter((k) => live.sysctls[k] !== undefined).map((k) => [k, live.sysctls[k]])),
+    applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive } : null,
+  };
+  const originals = { ...state.sysctlOriginals };
+  for (const s of plan.sysctls) if (!s.restore && originals[s.key] === undefined && s.from !== undefined) originals[s.key] = s.from;
+  writeState({ ...state, sysctlOriginals: originals, journal: { phase: "applying", startedAt: new Date().toISOString(), pid: process.pid, snapshot } }, netns);
+
+  try {
+    await executePlan(runner, plan, req.hooks);
+    const finalOriginals = { ...originals };
+    for (const s of plan.sysctls) if (s.restore) delete finalOriginals[s.key];
+    const nftLive = await verify(runner, desired, req.priorities, finalOriginals);
+    writeState(
+      {
+        ...state,
+        applied: req.destroying ? null : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, at: new Date().toISOString(), ...(req.file ? { file: req.file } : {}) },
+        sysctlOriginals: finalOriginals,
+        journal: null,
+      },
+      netns,
+    );
+    return { plan, changed: true, snapshot };
+  } catch (e) {
+    const error = e instanceof Error ? e.message : String(e);
+    let restored = false;
+    try {
+      restored = await rollback(runner, snapshot, req.priorities);
+    } finally {
+      writeState({ ...state, journal: null }, netns);
+    }
+    return { plan, changed: false, rolledBack: { error, restored }, snapshot };
+  }
+}
+
+/** Reads back and re-plans; anything left to do means the kernel did not take the change. */
+async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>): Promise<string | null> {
+  const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)]);
+  const nftLive = live.nft ? JSON.stringify(live.nft) : null;
+  if (desired.nft && !live.nft) throw new Error("verify: nft table symroute missing after apply");
+  const again = makePlan({ desired, live, applied: { nftDesired: nftDesiredText(desired.nft), nftLive }, sysctlOriginals: originals, priorities });
+  if (!isEmptyPlan(again)) {
+    const left = [
+      ...again.rules.add.map(() => "rule missing"),
+      ...again.rules.remove.map(() => "rule left over"),
+      ...again.routes.add.map((r) => `route missing: ${r.dst} table ${r.table}`),
+      ...again.routes.change.map((c) => `route differs: ${c.to.dst} table ${c.to.table}`),
+      ...again.routes.remove.map((r) => `route left over: ${r.dst} table ${r.table}`),
+      ...again.sysctls.map((s) => `sysctl ${s.key} is ${s.from}, wanted ${s.to}`),
+    ];
+    throw new Error(`verify: kernel does not match after apply: ${left.join("; ")}`);
+  }
+  return nftLive;
+}

@@ -1,0 +1,51 @@
+/**
+ * Puts a snapshot back: symroute's rules, routes, nft table and the sysctls a
+ * failed change touched, exactly as they were.
+ */
+import type { Runner } from "../kernel/runner.js";
+import type { IdRange } from "../config/resolved.js";
+import { readLive } from "../kernel/live.js";
+import { makePlan, isEmptyPlan } from "../plan/plan.js";
+import { recreateCommands, runNftTransaction } from "../kernel/nft.js";
+import { deleteTableCommands } from "../model/nftTable.js";
+import { runIpBatch, type BatchLine } from "../kernel/ipWrite.js";
+import { writeSysctls } from "../kernel/sysctl.js";
+import { batchLines } from "./execute.js";
+import { NFT_TABLE } from "../compile/index.js";
+import type { Snapshot } from "./snapshot.js";
+
+/** Restores the snapshot; true when a read-back shows the kernel as it was. */
+export async function rollback(runner: Runner, snapshot: Snapshot, priorities: IdRange): Promise<boolean> {
+  const keys = Object.keys(snapshot.sysctls);
+  const live = await readLive(runner, keys);
+  const nftNow = live.nft ? JSON.stringify(live.nft) : null;
+  const nftThen = snapshot.nft ? JSON.stringify(snapshot.nft) : null;
+  if (nftNow !== nftThen) {
+    const t = { family: "inet", name: NFT_TABLE };
+    const commands = snapshot.nft
+      ? [{ add: { table: t } }, { delete: { table: t } }, ...recreateCommands(snapshot.nft)]
+      : deleteTableCommands("inet", NFT_TABLE);
+    await runNftTransaction(runner, commands).catch(() => undefined);
+  }
+  const target = {
+    rules: snapshot.rules,
+    routes: snapshot.routes,
+    sysctls: Object.entries(snapshot.sysctls).map(([key, value]) => ({ key, value })),
+    nft: null,
+    links: [],
+    requires: [],
+  };
+  const plan = makePlan({ desired: target, live: { ...live, nft: null }, applied: null, sysctlOriginals: {}, priorities });
+  for (const family of [4, 6] as const) {
+    // a failing line stops a batch; retry line by line so one bad line does not stop the rest of the restore
+    const lines: BatchLine[] = batchLines(plan, family);
+    await runIpBatch(runner, family, lines).catch(async () => {
+      for (const line of lines) await runIpBatch(runner, family, [line]).catch(() => undefined);
+    });
+  }
+  await writeSysctls(runner, snapshot.sysctls).catch(() => undefined);
+  const after = await readLive(runner, keys);
+  const check = makePlan({ desired: target, live: { ...after, nft: null }, applied: null, sysctlOriginals: {}, priorities });
+  const nftAfter = after.nft ? JSON.stringify(after.nft) : null;
+  return isEmptyPlan(check) && nftAfter === nftThen;
+}

@@ -1,0 +1,17 @@
+/**
+ * What the kernel held of symroute's before a change: enough to put it back
+ * exactly. Plain data so it can live in the state file across a crash.
+ */
+import type { RoutingRule } from "../model/rule.js";
+import type { Route } from "../model/route.js";
+import type { AppliedRecord } from "../plan/live.js";
+
+export interface Snapshot {
+  rules: RoutingRule[];
+  routes: Route[];
+  /** symroute's nft table as listed, null when there was none */
+  nft: Record<string, Record<string, unknown>>[] | null;
+  /** values of every sysctl the change touches, as they were */
+  sysctls: Record<string, string>;
+  applied: AppliedRecord | null;
+}

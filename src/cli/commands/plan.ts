@@ -1,0 +1,67 @@
+/**
+ * validate, plan and render: commands that read but never change the kernel.
+ */
+import type { Command } from "commander";
+import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
+import { planAgainstKernel } from "../../apply/apply.js";
+import { formatPlan, planSummary } from "../../plan/format.js";
+import { isEmptyPlan } from "../../plan/plan.js";
+import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
+
+export function registerReadCommands(program: Command): void {
+  program
+    .command("validate")
+    .description("check a config file; every error with file:line:col")
+    .argument("<file>")
+    .option("--json", "machine-readable output")
+    .action((file: string, opts: { json?: boolean }) => {
+      try {
+        const resolved = loadConfigFile(file);
+        if (opts.json) printJson({ valid: true, file, issues: [] });
+        else process.stdout.write(`${file}: valid (${resolved.config.uplinks.length} uplinks, ${resolved.config.services.length} services)\n`);
+      } catch (e) {
+        if (opts.json && e instanceof CliError) {
+          printJson({ valid: false, file, issues: e.issues.length ? e.issues : [{ file, line: 0, col: 0, path: [], message: e.message }] });
+          process.exitCode = e.exitCode;
+          return;
+        }
+        throw e;
+      }
+    });
+
+  program
+    .command("plan")
+    .description("what apply would change, as a readable diff")
+    .argument("<file>")
+    .option("--netns <name>", "network namespace to compare against")
+    .option("--json", "machine-readable output")
+    .option("--exit-code", "exit 2 when there are changes")
+    .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean }) => {
+      const resolved = loadConfigFile(file);
+      const runner = runnerFor(opts.netns);
+      const compiled = await compileFor(resolved, runner);
+      const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities);
+      if (opts.json) printJson({ changes: !isEmptyPlan(plan), plan, warnings: compiled.warnings });
+      else {
+        for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(formatPlan(plan));
+        if (!isEmptyPlan(plan)) process.stdout.write(`Plan: ${planSummary(plan)}.\n`);
+      }
+      if (opts.exitCode && !isEmptyPlan(plan)) process.exitCode = EXIT.changes;
+    });
+
+  program
+    .command("render")
+    .description("the same state in a distribution's own format")
+    .argument("<file>")
+    .requiredOption("--format <format>", `one of ${RENDER_FORMATS.join(", ")}`)
+    .option("--netns <name>", "read interface addresses from this namespace")
+    .option("--offline", "do not read the kernel; use only what the file says")
+    .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean }) => {
+      if (!(RENDER_FORMATS as readonly string[]).includes(opts.format))
+        throw new CliError(`--format: '${opts.format}' is not one of ${RENDER_FORMATS.join(", ")}`);
+      const resolved = loadConfigFile(file);
+      const compiled = await compileFor(resolved, opts.offline ? null : runnerFor(opts.netns));
+      process.stdout.write(render(compiled.desired, opts.format as RenderFormat));
+    });
+}

@@ -1,0 +1,74 @@
+/**
+ * What every command shares: exit codes, reading and compiling a config file,
+ * printing errors, and a runner for `--netns`.
+ */
+import { readFileSync, existsSync } from "node:fs";
+import { loadConfigText } from "../config/load.js";
+import { formatIssue, type ConfigIssue } from "../config/errors.js";
+import type { ResolvedConfig } from "../config/resolved.js";
+import { compile, type Compiled } from "../compile/index.js";
+import { AllocationError } from "../compile/allocate.js";
+import { ProcessRunner, type Runner } from "../kernel/runner.js";
+import { readFacts } from "../kernel/facts.js";
+import { noFacts, type HostFacts } from "../model/facts.js";
+import { NETNS_NAME } from "../config/names.js";
+
+/** Exit codes of the design: 0 ok, 1 invalid or refused, 2 plan found changes, 3 apply failed and rolled back. */
+export const EXIT = { ok: 0, invalid: 1, changes: 2, rolledBack: 3 } as const;
+
+/** An error that ends the command with a code and a message for the user. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.invalid,
+    readonly issues: ConfigIssue[] = [],
+  ) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+/** Reads and validates a config file, or throws a CliError listing every issue. */
+export function loadConfigFile(file: string): ResolvedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new CliError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  const result = loadConfigText(text, file);
+  if (!result.ok) throw new CliError(result.issues.map(formatIssue).join("\n"), EXIT.invalid, result.issues);
+  return result.value;
+}
+
+/** A runner for the namespace named by --netns (checked to exist), or the host. */
+export function runnerFor(netns?: string): Runner {
+  if (netns !== undefined) {
+    if (!NETNS_NAME.test(netns)) throw new CliError(`--netns: '${netns}' is not a valid namespace name`);
+    if (!existsSync(`/run/netns/${netns}`)) throw new CliError(`--netns: no network namespace named '${netns}' (see ip netns list)`);
+  }
+  return new ProcessRunner(netns);
+}
+
+/** Compiles with facts from the kernel when it can be read, else with none. */
+export async function compileFor(resolved: ResolvedConfig, runner: Runner | null): Promise<Compiled & { facts: HostFacts }> {
+  let facts = noFacts();
+  if (runner) {
+    try {
+      facts = await readFacts(runner);
+    } catch {
+      facts = noFacts();
+    }
+  }
+  try {
+    return { ...compile(resolved, facts), facts };
+  } catch (e) {
+    if (e instanceof AllocationError) throw new CliError(`${resolved.file}: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Prints JSON to stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + "\n");
+}

@@ -1,0 +1,55 @@
+/**
+ * Hands out table ids, marks and rule priorities. Deterministic: the same
+ * config always yields the same numbers, so a re-apply changes nothing.
+ */
+import type { ResolvedConfig } from "../config/resolved.js";
+import { lowestBit } from "../config/semantic.js";
+
+/** The numbers chosen for one config. */
+export interface Allocation {
+  /** uplink name to its routing table */
+  uplinkTable: Map<string, number>;
+  /** uplink name to its mark value (already shifted into the mask) */
+  uplinkMark: Map<string, number>;
+  /** vrf service name to [VRF table, default-VRF table toward the veth] */
+  vrfTables: Map<string, [number, number]>;
+  markMask: number;
+}
+
+/** Thrown when a range runs out; the CLI reports it against allocate.*. */
+export class AllocationError extends Error {}
+
+/** Allocates every id the config leaves implicit. */
+export function allocate(resolved: ResolvedConfig): Allocation {
+  const { config } = resolved;
+  const taken = new Set<number>();
+  for (const u of config.uplinks) if (u.table !== undefined) taken.add(u.table);
+  for (const s of config.services) if (s.table !== undefined) taken.add(s.table);
+  for (const lb of config.loadBalancers) if (lb.egress?.table !== undefined) taken.add(lb.egress.table);
+  for (const rn of config.routedNetworks) if (rn.table !== undefined) taken.add(rn.table);
+  let next = resolved.tables.first;
+  const nextTable = (): number => {
+    while (taken.has(next)) next++;
+    if (next > resolved.tables.last)
+      throw new AllocationError(`allocate.tables ${resolved.tables.first}-${resolved.tables.last} has no free table left`);
+    taken.add(next);
+    return next;
+  };
+  const uplinkTable = new Map<string, number>();
+  for (const u of config.uplinks) uplinkTable.set(u.name, u.table ?? nextTable());
+  const vrfTables = new Map<string, [number, number]>();
+  for (const s of config.services) if (s.strategy === "vrf") vrfTables.set(s.name, [s.table ?? nextTable(), nextTable()]);
+
+  const shift = lowestBit(resolved.markMask);
+  const uplinkMark = new Map<string, number>();
+  config.uplinks.forEach((u, i) => uplinkMark.set(u.name, ((i + 1) << shift) >>> 0));
+  return { uplinkTable, uplinkMark, vrfTables, markMask: resolved.markMask };
+}
+
+/** Gives rules consecutive priorities from the range, in the order given. */
+export function assignPriorities<T extends { priority: number }>(rules: T[], resolved: ResolvedConfig): T[] {
+  const size = resolved.priorities.last - resolved.priorities.first + 1;
+  if (rules.length > size)
+    throw new AllocationError(`allocate.priorities ${resolved.priorities.first}-${resolved.priorities.last} holds ${size} rules, ${rules.length} needed`);
+  return rules.map((r, i) => ({ ...r, priority: resolved.priorities.first + i }));
+}

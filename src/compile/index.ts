@@ -1,0 +1,64 @@
+/**
+ * compile: config plus host facts in, desired kernel objects out. Pure and
+ * deterministic; scenario modules each add their part.
+ */
+import type { ResolvedConfig } from "../config/resolved.js";
+import type { Desired } from "../model/desired.js";
+import type { HostFacts } from "../model/facts.js";
+import type { NftTable } from "../model/nftTable.js";
+import type { RoutingRule } from "../model/rule.js";
+import { allocate, assignPriorities, type Allocation } from "./allocate.js";
+import { RULE_GROUPS, type Part } from "./parts.js";
+import { compileUplinks } from "./uplinks.js";
+import { compileServices } from "./services.js";
+
+/** The name of symroute's nftables table in the inet family. */
+export const NFT_TABLE = "symroute";
+
+/** What compile returns: the desired state, the numbers it chose, and notes for the user. */
+export interface Compiled {
+  desired: Desired;
+  allocation: Allocation;
+  warnings: string[];
+}
+
+/** Compiles a validated config against the host's facts. */
+export function compile(resolved: ResolvedConfig, facts: HostFacts): Compiled {
+  const allocation = allocate(resolved);
+  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation)];
+  const unplaced = parts.flatMap((p) => p.rules);
+  const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));
+  const rules: RoutingRule[] = assignPriorities(
+    ordered.map(({ group: _group, ...rule }) => ({ ...rule, priority: 0 })),
+    resolved,
+  );
+  const chains = mergeChains(parts);
+  const nft: NftTable | null =
+    chains.length > 0 ? { family: "inet", name: NFT_TABLE, chains, rules: parts.flatMap((p) => p.nftRules) } : null;
+  const sysctls = dedupeSysctls(parts.flatMap((p) => p.sysctls));
+  return {
+    desired: {
+      rules,
+      routes: parts.flatMap((p) => p.routes),
+      sysctls,
+      nft,
+      links: parts.flatMap((p) => p.links),
+      requires: [...new Set(parts.flatMap((p) => p.requires))],
+    },
+    allocation,
+    warnings: parts.flatMap((p) => p.warnings),
+  };
+}
+
+function mergeChains(parts: Part[]) {
+  const byName = new Map<string, Part["chains"][number]>();
+  for (const p of parts) for (const c of p.chains) if (!byName.has(c.name)) byName.set(c.name, c);
+  return [...byName.values()];
+}
+
+/** Later settings of one key win; an uplink's own rp_filter beats a pin of the same interface. */
+function dedupeSysctls(list: Desired["sysctls"]): Desired["sysctls"] {
+  const byKey = new Map<string, Desired["sysctls"][number]>();
+  for (const s of list) if (!byKey.has(s.key)) byKey.set(s.key, s);
+  return [...byKey.values()];
+}

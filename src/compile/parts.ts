@@ -1,0 +1,37 @@
+/**
+ * What each scenario module contributes before priorities are assigned. Rules
+ * come in ordered groups (pinned sources first, marks last) so the order of
+ * evaluation in the kernel follows intent, not config order.
+ */
+import type { RoutingRule } from "../model/rule.js";
+import type { Route } from "../model/route.js";
+import type { Sysctl } from "../model/sysctl.js";
+import type { NftRule, NftChain } from "../model/nftTable.js";
+import type { Link } from "../model/link.js";
+import type { KernelFeature } from "../model/desired.js";
+
+/** Rule groups in evaluation order. */
+export const RULE_GROUPS = ["source", "uplinkSource", "fwmark"] as const;
+export type RuleGroup = (typeof RULE_GROUPS)[number];
+
+export type UnplacedRule = Omit<RoutingRule, "priority"> & { group: RuleGroup };
+
+/** One scenario's share of the desired state. */
+export interface Part {
+  rules: UnplacedRule[];
+  routes: Route[];
+  sysctls: Sysctl[];
+  chains: NftChain[];
+  nftRules: NftRule[];
+  links: Link[];
+  requires: KernelFeature[];
+  warnings: string[];
+}
+
+/** A part with nothing in it. */
+export function emptyPart(): Part {
+  return { rules: [], routes: [], sysctls: [], chains: [], nftRules: [], links: [], requires: [], warnings: [] };
+}
+
+/** The mangle priority of nftables (-150), where marks are set. */
+export const MANGLE_PRIO = -150;

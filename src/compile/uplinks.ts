@@ -1,0 +1,122 @@
+/**
+ * Seed 004: per uplink a routing table with its default and link routes,
+ * `from <address>` rules, CONNMARK of connections by ingress uplink with the
+ * mark restored for replies, and rp_filter loosened on the uplink.
+ */
+import type { ResolvedConfig } from "../config/resolved.js";
+import type { Uplink } from "../config/schema.js";
+import type { HostFacts } from "../model/facts.js";
+import { ipv4Conf } from "../model/sysctl.js";
+import { matchCtMark, matchIifname, setCtMark, setMetaMark } from "../model/nftExpr.js";
+import { familyBits, formatAddress, networkOf, parsePrefix, prefixContains, type Prefix } from "../net/ip.js";
+import type { Allocation } from "./allocate.js";
+import { emptyPart, MANGLE_PRIO, type Part } from "./parts.js";
+
+const LINK_LOCAL6 = parsePrefix("fe80::/10")!;
+
+/** The uplink's addresses: from the config, else read from the interface. */
+export function uplinkAddresses(uplink: Uplink, facts: HostFacts): Prefix[] {
+  const texts = uplink.addresses ?? facts.links[uplink.interface]?.addresses ?? [];
+  return texts
+    .map((t) => parsePrefix(t))
+    .filter((p): p is Prefix => p !== null && !(p.family === 6 && prefixContains(LINK_LOCAL6, p)));
+}
+
+/** Compiles every uplink. */
+export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, facts: HostFacts): Part {
+  const part = emptyPart();
+  const { config } = resolved;
+  const mask = alloc.markMask;
+  const connmarked = config.uplinks.filter((u) => u.returnTraffic === "connmark");
+
+  for (const uplink of config.uplinks) {
+    const table = alloc.uplinkTable.get(uplink.name)!;
+    const dev = uplink.interface;
+    if (!uplink.addresses && !facts.links[dev])
+      part.warnings.push(`uplink ${uplink.name}: interface ${dev} not found; its link routes and 'from' rules are left out`);
+    if (uplink.gateway)
+      part.routes.push({ family: 4, table, dst: "default", gateway: uplink.gateway, dev, why: `uplink ${uplink.name}: default route` });
+    if (uplink.gateway6)
+      part.routes.push({ family: 6, table, dst: "default", gateway: formatAddress(parsePrefix(uplink.gateway6)!), dev, why: `uplink ${uplink.name}: default route` });
+    const seen = new Set<string>();
+    for (const addr of uplinkAddresses(uplink, facts)) {
+      const hasGateway = addr.family === 4 ? uplink.gateway : uplink.gateway6;
+      if (!hasGateway) continue;
+      const host = formatAddress(addr);
+      part.rules.push({ group: "uplinkSource", family: addr.family, table, src: host, why: `uplink ${uplink.name}: traffic from its address leaves by it` });
+      if (addr.length < familyBits(addr.family)) {
+        const net = networkOf(addr);
+        const dst = `${formatAddress(net)}/${net.length}`;
+        if (seen.has(dst)) continue;
+        seen.add(dst);
+        part.routes.push({ family: addr.family, table, dst, dev, ...(addr.family === 4 ? { scope: "link" as const } : {}), why: `uplink ${uplink.name}: link route` });
+      }
+    }
+    if (uplink.returnTraffic === "connmark" || config.services.some((s) => s.uplink === uplink.name && s.strategy === "mark")) {
+      const mark = alloc.uplinkMark.get(uplink.name)!;
+      for (const family of [4, 6] as const) {
+        if (family === 4 ? !uplink.gateway : !uplink.gateway6) continue;
+        part.rules.push({ group: "fwmark", family, table, fwmark: mark, fwmask: mask, why: `uplink ${uplink.name}: marked traffic leaves by it` });
+      }
+    }
+    const rp = rpFilterValue(uplink.rpFilter);
+    if (rp !== null) part.sysctls.push({ key: ipv4Conf(dev, "rp_filter"), value: String(rp), why: `uplink ${uplink.name}: rp_filter ${uplink.rpFilter}` });
+  }
+  if (config.uplinks.some((u) => u.rpFilter === "off")) part.sysctls.push(...lowerAll(config.uplinks, facts));
+
+  if (connmarked.length > 0) {
+    part.chains.push(
+      { name: "prerouting", type: "filter", hook: "prerouting", prio: MANGLE_PRIO, policy: "accept" },
+      { name: "output", type: "route", hook: "output", prio: MANGLE_PRIO, policy: "accept" },
+    );
+    const uplinkDevs = connmarked.map((u) => u.interface);
+    for (const u of connmarked) {
+      const mark = alloc.uplinkMark.get(u.name)!;
+      part.nftRules.push({ chain: "prerouting", statements: [matchIifname([u.interface]), setCtMark(mask, mark)], comment: `uplink ${u.name}: mark connection` });
+    }
+    for (const u of connmarked) {
+      const mark = alloc.uplinkMark.get(u.name)!;
+      part.nftRules.push({
+        chain: "prerouting",
+        statements: [matchIifname(uplinkDevs, true), matchCtMark(mask, mark), setMetaMark(mask, mark)],
+        comment: `uplink ${u.name}: forwarded replies`,
+      });
+    }
+    for (const u of connmarked) {
+      const mark = alloc.uplinkMark.get(u.name)!;
+      part.nftRules.push({ chain: "output", statements: [matchCtMark(mask, mark), setMetaMark(mask, mark)], comment: `uplink ${u.name}: local replies` });
+    }
+  }
+  return part;
+}
+
+function rpFilterValue(mode: Uplink["rpFilter"]): number | null {
+  switch (mode) {
+    case "loose":
+      return 2;
+    case "strict":
+      return 1;
+    case "off":
+      return 0;
+    case "keep":
+      return null;
+  }
+}
+
+/**
+ * The kernel uses max(all, iface), so 'off' on an uplink needs `all` at 0. To
+ * change nothing else, every other interface (and `default`, for interfaces
+ * yet to come) is pinned to the value it had in effect.
+ */
+function lowerAll(uplinks: Uplink[], facts: HostFacts) {
+  const all = facts.rpFilter["all"] ?? 0;
+  if (all === 0) return [];
+  const offDevs = new Set(uplinks.filter((u) => u.rpFilter !== "keep").map((u) => u.interface));
+  const out = [{ key: ipv4Conf("all", "rp_filter"), value: "0", why: "rpFilter off: the kernel takes the larger of all and the interface" }];
+  for (const [dev, value] of Object.entries(facts.rpFilter).sort(([a], [b]) => a.localeCompare(b))) {
+    if (dev === "all" || offDevs.has(dev)) continue;
+    const effective = Math.max(all, value);
+    if (effective !== value) out.push({ key: ipv4Conf(dev, "rp_filter"), value: String(effective), why: `keeps ${dev} at the rp_filter it had while all was ${all}` });
+  }
+  return out;
+}

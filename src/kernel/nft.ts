@@ -1,0 +1,48 @@
+/**
+ * nftables through libnftables JSON only (`nft -j`), so no config string is
+ * ever parsed as nft syntax. Reads symroute's table, sends transactions.
+ */
+import type { Runner } from "./runner.js";
+
+type NftObject = Record<string, Record<string, unknown>>;
+
+/** The objects of one table as `nft -j list table` prints them, without handles; null when absent. */
+export async function readNftTable(runner: Runner, family: string, name: string): Promise<NftObject[] | null> {
+  const res = await runner.run(["nft", "-j", "list", "table", family, name], { allowFailure: true });
+  if (res.code !== 0) {
+    if (/No such file|does not exist/i.test(res.stderr)) return null;
+    throw new Error(`nft list table ${family} ${name} failed: ${res.stderr.trim()}`);
+  }
+  const parsed = JSON.parse(res.stdout) as { nftables: NftObject[] };
+  return parsed.nftables.filter((o) => !("metainfo" in o)).map(stripHandles);
+}
+
+function stripHandles(obj: NftObject): NftObject {
+  const out: NftObject = {};
+  for (const [kind, body] of Object.entries(obj)) {
+    const { handle: _h, ...rest } = body;
+    out[kind] = rest;
+  }
+  return out;
+}
+
+/** Commands that recreate a listed table exactly (for rollback). */
+export function recreateCommands(objects: NftObject[]): Record<string, unknown>[] {
+  return objects.map((o) => ({ add: o }));
+}
+
+/** Sends one transaction: all commands apply, or none. */
+export async function runNftTransaction(runner: Runner, commands: Record<string, unknown>[]): Promise<void> {
+  if (commands.length === 0) return;
+  await runner.run(["nft", "-j", "-f", "-"], { stdin: JSON.stringify({ nftables: commands }) });
+}
+
+/** True when the nft binary answers. */
+export async function nftAvailable(runner: Runner): Promise<boolean> {
+  try {
+    const r = await runner.run(["nft", "--version"], { allowFailure: true });
+    return r.code === 0;
+  } catch {
+    return false;
+  }
+}

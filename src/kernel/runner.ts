@@ -1,0 +1,111 @@
+/**
+ * The one door to the outside: run a program with arguments as an array and
+ * optional stdin, inside a network namespace or not. Never a shell. Tests swap
+ * in a RecordingRunner to see exactly what would be sent.
+ */
+import { spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** What a finished command left behind. */
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  stdin?: string;
+  /** resolve instead of throwing on a non-zero exit */
+  allowFailure?: boolean;
+}
+
+/** Runs commands for one network namespace (or the host's). */
+export interface Runner {
+  readonly netns?: string;
+  run(argv: string[], options?: RunOptions): Promise<RunResult>;
+}
+
+/** A command that failed, with what it printed. */
+export class CommandError extends Error {
+  constructor(
+    readonly argv: string[],
+    readonly result: RunResult,
+  ) {
+    super(`${argv.join(" ")} exited ${result.code}: ${(result.stderr || result.stdout).trim()}`);
+    this.name = "CommandError";
+  }
+}
+
+/** Spawns real processes; `ip netns exec` wraps them when a namespace is set. */
+export class ProcessRunner implements Runner {
+  constructor(readonly netns?: string) {}
+
+  run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const full = this.netns ? ["ip", "netns", "exec", this.netns, ...argv] : argv;
+    return runProcess(full, options);
+  }
+}
+
+/**
+ * Spawns one process with no shell and collects its output. Stdin is handed
+ * over as a regular file, not a pipe: node's pipes are sockets, and nft cannot
+ * open /dev/stdin on a socket.
+ */
+export function runProcess(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+  let stdinFd: number | "ignore" = "ignore";
+  let tmp: string | null = null;
+  if (options.stdin !== undefined) {
+    tmp = mkdtempSync(join(tmpdir(), "symroute-"));
+    const file = join(tmp, "stdin");
+    writeFileSync(file, options.stdin, { mode: 0o600 });
+    stdinFd = openSync(file, "r");
+  }
+  const cleanup = () => {
+    if (typeof stdinFd === "number") closeSync(stdinFd);
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  };
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: [stdinFd, "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout!.on("data", (d: Buffer) => out.push(d));
+    child.stderr!.on("data", (d: Buffer) => err.push(d));
+    child.on("error", (e) => {
+      cleanup();
+      reject(new Error(`cannot run ${argv[0]}: ${e.message}`));
+    });
+    child.on("close", (code) => {
+      cleanup();
+      const result = { code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      if (result.code !== 0 && !options.allowFailure) reject(new CommandError(argv, result));
+      else resolve(result);
+    });
+  });
+}
+
+/** One recorded call. */
+export interface Recorded {
+  argv: string[];
+  stdin?: string;
+}
+
+/**
+ * Records every command and answers from a handler, for tests of what apply
+ * sends. The handler may throw a CommandError to inject a failure.
+ */
+export class RecordingRunner implements Runner {
+  readonly calls: Recorded[] = [];
+  constructor(
+    private readonly handler: (argv: string[], stdin?: string) => RunResult | Promise<RunResult>,
+    readonly netns?: string,
+  ) {}
+
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    this.calls.push({ argv, ...(options.stdin !== undefined ? { stdin: options.stdin } : {}) });
+    const result = await this.handler(argv, options.stdin);
+    if (result.code !== 0 && !options.allowFailure) throw new CommandError(argv, result);
+    return result;
+  }
+}

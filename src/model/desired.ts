@@ -1,0 +1,26 @@
+/**
+ * Everything symroute wants in the kernel for one config: the output of
+ * compile and the input of plan, render and simulate.
+ */
+import type { RoutingRule } from "./rule.js";
+import type { Route } from "./route.js";
+import type { Sysctl } from "./sysctl.js";
+import type { NftTable } from "./nftTable.js";
+import type { Link } from "./link.js";
+
+/** Kernel features a desired state depends on; apply probes them first. */
+export type KernelFeature = "vrf";
+
+export interface Desired {
+  rules: RoutingRule[];
+  routes: Route[];
+  sysctls: Sysctl[];
+  nft: NftTable | null;
+  links: Link[];
+  requires: KernelFeature[];
+}
+
+/** A desired state with nothing in it: what `destroy` aims at. */
+export function emptyDesired(): Desired {
+  return { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] };
+}

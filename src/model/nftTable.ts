@@ -1,0 +1,81 @@
+/**
+ * symroute's own nftables table, built as data. It is always replaced whole in
+ * one transaction (add, delete, add), so the kernel sees the old table or the
+ * new one, never a mix.
+ */
+import type { NftStatement } from "./nftExpr.js";
+
+export interface NftChain {
+  name: string;
+  /** `type`: `route` for output chains that re-route after a mark change */
+  type: "filter" | "route" | "nat";
+  hook: "prerouting" | "input" | "forward" | "output" | "postrouting";
+  /** `prio` */
+  prio: number;
+  policy: "accept" | "drop";
+}
+
+export interface NftRule {
+  chain: string;
+  statements: NftStatement[];
+  comment?: string;
+}
+
+export interface NftTable {
+  family: "inet" | "ip" | "ip6" | "arp";
+  name: string;
+  chains: NftChain[];
+  rules: NftRule[];
+}
+
+/** The libnftables JSON commands that replace the table atomically. */
+export function replaceTableCommands(table: NftTable): Record<string, unknown>[] {
+  const t = { family: table.family, name: table.name };
+  return [
+    { add: { table: t } },
+    { delete: { table: t } },
+    ...tableCommands(table),
+  ];
+}
+
+/** The JSON commands that create the table from nothing. */
+export function tableCommands(table: NftTable): Record<string, unknown>[] {
+  const t = { family: table.family, name: table.name };
+  return [
+    { add: { table: t } },
+    ...table.chains.map((c) => ({ add: { chain: { ...t, table: table.name, name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy } } })),
+    ...table.rules.map((r) => ({
+      add: {
+        rule: {
+          family: table.family,
+          table: table.name,
+          chain: r.chain,
+          expr: r.statements.map((s) => s.json),
+          ...(r.comment ? { comment: r.comment } : {}),
+        },
+      },
+    })),
+  ];
+}
+
+/** The JSON commands that remove the table if it exists. */
+export function deleteTableCommands(family: NftTable["family"], name: string): Record<string, unknown>[] {
+  const t = { family, name };
+  return [{ add: { table: t } }, { delete: { table: t } }];
+}
+
+/** nft text for `render --format nft` and for people reading a plan. */
+export function tableText(table: NftTable): string {
+  const lines = [`table ${table.family} ${table.name} {`];
+  for (const chain of table.chains) {
+    lines.push(`\tchain ${chain.name} {`);
+    lines.push(`\t\ttype ${chain.type} hook ${chain.hook} priority ${chain.prio}; policy ${chain.policy};`);
+    for (const rule of table.rules.filter((r) => r.chain === chain.name)) {
+      const comment = rule.comment ? ` comment ${JSON.stringify(rule.comment)}` : "";
+      lines.push(`\t\t${rule.statements.map((s) => s.text).join(" ")}${comment}`);
+    }
+    lines.push("\t}");
+  }
+  lines.push("}");
+  return lines.join("\n") + "\n";
+}

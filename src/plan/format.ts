@@ -1,0 +1,35 @@
+/**
+ * A plan as people read it: one line per object, `+` added, `-` removed,
+ * `~` changed, `!` conflicts with objects symroute does not own.
+ */
+import type { Plan } from "./plan.js";
+import { ruleKey } from "../model/rule.js";
+import { routeKey } from "../model/route.js";
+import { isEmptyPlan } from "./plan.js";
+
+/** Text of a plan. */
+export function formatPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const why = (w?: string) => (w ? `    # ${w}` : "");
+  if (plan.nft.action !== "none") {
+    const sign = plan.nft.action === "delete" ? "-" : plan.nft.action === "create" ? "+" : "~";
+    lines.push(`${sign} nft table inet symroute${plan.nft.reason ? ` (${plan.nft.reason})` : ""}`);
+  }
+  for (const r of plan.routes.add) lines.push(`+ route ${routeKey(r)}${why(r.why)}`);
+  for (const c of plan.routes.change) lines.push(`~ route ${routeKey(c.from)}\n    => ${routeKey(c.to)}${why(c.to.why)}`);
+  for (const r of plan.routes.remove) lines.push(`- route ${routeKey(r)}`);
+  for (const r of plan.rules.add) lines.push(`+ rule ${ruleKey(r)}${why(r.why)}`);
+  for (const r of plan.rules.remove) lines.push(`- rule ${ruleKey(r)}`);
+  for (const s of plan.sysctls) lines.push(`~ sysctl ${s.key} ${s.from ?? "(absent)"} -> ${s.to}${why(s.why)}`);
+  for (const c of plan.conflicts) lines.push(`! conflict: ${c}`);
+  if (isEmptyPlan(plan)) lines.unshift("No changes: the kernel matches the config.");
+  return lines.join("\n") + "\n";
+}
+
+/** Counts for a one-line summary. */
+export function planSummary(plan: Plan): string {
+  const add = plan.rules.add.length + plan.routes.add.length + (plan.nft.action === "create" ? 1 : 0);
+  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" ? 1 : 0);
+  const remove = plan.rules.remove.length + plan.routes.remove.length + (plan.nft.action === "delete" ? 1 : 0);
+  return `${add} to add, ${change} to change, ${remove} to remove, ${plan.conflicts.length} conflicts`;
+}

@@ -1,0 +1,140 @@
+/**
+ * plan: the pure difference between desired objects and what the kernel has,
+ * restricted to what symroute owns. Foreign objects are never in a change;
+ * where they stand in symroute's way they are listed as conflicts.
+ */
+import type { Desired } from "../model/desired.js";
+import type { RoutingRule } from "../model/rule.js";
+import { ruleKey } from "../model/rule.js";
+import type { Route } from "../model/route.js";
+import { routeKey, routeSlot } from "../model/route.js";
+import { replaceTableCommands, type NftTable } from "../model/nftTable.js";
+import type { IdRange } from "../config/resolved.js";
+import type { AppliedRecord, LiveState } from "./live.js";
+import { SYMROUTE_PROTO } from "../model/ownership.js";
+
+const KERNEL_TABLES = [253, 254, 255];
+
+export interface SysctlChange {
+  key: string;
+  from: string | undefined;
+  to: string;
+  /** true when this puts back the value from before symroute */
+  restore: boolean;
+  why?: string;
+}
+
+export type NftAction = "none" | "create" | "replace" | "delete";
+
+export interface Plan {
+  rules: { add: RoutingRule[]; remove: RoutingRule[] };
+  routes: { add: Route[]; remove: Route[]; change: { from: Route; to: Route }[] };
+  nft: { action: NftAction; table: NftTable | null; reason?: string };
+  sysctls: SysctlChange[];
+  conflicts: string[];
+}
+
+export interface PlanInput {
+  desired: Desired;
+  live: LiveState;
+  applied: AppliedRecord | null;
+  /** originals of sysctls symroute changed earlier: restored when no longer desired */
+  sysctlOriginals: Record<string, string>;
+  priorities: IdRange;
+  proto?: number;
+}
+
+/** True when applying the plan would change nothing. */
+export function isEmptyPlan(plan: Plan): boolean {
+  return (
+    plan.rules.add.length === 0 &&
+    plan.rules.remove.length === 0 &&
+    plan.routes.add.length === 0 &&
+    plan.routes.remove.length === 0 &&
+    plan.routes.change.length === 0 &&
+    plan.nft.action === "none" &&
+    plan.sysctls.length === 0
+  );
+}
+
+/** The canonical text of a desired nft table's commands. */
+export function nftDesiredText(table: NftTable | null): string | null {
+  return table ? JSON.stringify(replaceTableCommands(table)) : null;
+}
+
+/** Computes the plan. */
+export function makePlan(input: PlanInput): Plan {
+  const proto = input.proto ?? SYMROUTE_PROTO;
+  const { desired, live } = input;
+  const ownRules = live.rules.filter((r) => r.protocol === proto).map((r) => r.value);
+  const foreignRules = live.rules.filter((r) => r.protocol !== proto).map((r) => r.value);
+  const ownRoutes = live.routes.filter((r) => r.protocol === proto).map((r) => r.value);
+  const foreignRoutes = live.routes.filter((r) => r.protocol !== proto).map((r) => r.value);
+
+  const liveRuleKeys = new Set(ownRules.map(ruleKey));
+  const desiredRuleKeys = new Set(desired.rules.map(ruleKey));
+  const rules = {
+    add: desired.rules.filter((r) => !liveRuleKeys.has(ruleKey(r))),
+    remove: dedupe(ownRules.filter((r) => !desiredRuleKeys.has(ruleKey(r))), ruleKey),
+  };
+
+  const liveBySlot = new Map(ownRoutes.map((r) => [routeSlot(r), r]));
+  const desiredSlots = new Set(desired.routes.map(routeSlot));
+  const routes: Plan["routes"] = { add: [], remove: [], change: [] };
+  for (const want of desired.routes) {
+    const have = liveBySlot.get(routeSlot(want));
+    if (!have) routes.add.push(want);
+    else if (routeKey(have) !== routeKey(want)) routes.change.push({ from: have, to: want });
+  }
+  routes.remove = ownRoutes.filter((r) => !desiredSlots.has(routeSlot(r)));
+
+  const conflicts: string[] = [];
+  const usedTables = new Set(desired.routes.map((r) => r.table).filter((t) => t !== 254));
+  for (const r of desired.rules) usedTables.add(r.table);
+  for (const f of foreignRules) {
+    if (f.priority >= input.priorities.first && f.priority <= input.priorities.last)
+      conflicts.push(`foreign rule in symroute's priority range: ${ruleKey(f)}`);
+  }
+  const desiredSlotSet = new Set(desired.routes.map(routeSlot));
+  for (const f of foreignRoutes) {
+    if (usedTables.has(f.table) && !KERNEL_TABLES.includes(f.table))
+      conflicts.push(`foreign route in table ${f.table} that symroute uses: ${routeKey(f)}`);
+    else if (desiredSlotSet.has(routeSlot(f))) conflicts.push(`foreign route in the place of one symroute adds: ${routeKey(f)}`);
+  }
+
+  const nft = planNft(desired.nft, live.nft, input.applied);
+
+  const sysctls: SysctlChange[] = [];
+  const desiredKeys = new Set<string>();
+  for (const s of desired.sysctls) {
+    desiredKeys.add(s.key);
+    const current = live.sysctls[s.key];
+    if (current !== s.value) sysctls.push({ key: s.key, from: current, to: s.value, restore: false, ...(s.why ? { why: s.why } : {}) });
+  }
+  for (const [key, original] of Object.entries(input.sysctlOriginals)) {
+    if (desiredKeys.has(key)) continue;
+    const current = live.sysctls[key];
+    if (current === undefined) continue;
+    sysctls.push({ key, from: current, to: original, restore: true, why: "value from before symroute" });
+  }
+  return { rules, routes, nft, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
+}
+
+function planNft(want: NftTable | null, live: LiveState["nft"], applied: AppliedRecord | null): Plan["nft"] {
+  if (!want) return live ? { action: "delete", table: null } : { action: "none", table: null };
+  if (!live) return { action: "create", table: want };
+  const wantText = nftDesiredText(want);
+  if (!applied || applied.nftDesired !== wantText) return { action: "replace", table: want, reason: "rules differ" };
+  if (applied.nftLive !== JSON.stringify(live)) return { action: "replace", table: want, reason: "table changed outside symroute" };
+  return { action: "none", table: want };
+}
+
+function dedupe<T>(list: T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return list.filter((x) => {
+    const k = key(x);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}

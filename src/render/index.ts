@@ -1,0 +1,34 @@
+/**
+ * One entry for every render format.
+ */
+import type { Desired } from "../model/desired.js";
+import { tableText } from "../model/nftTable.js";
+import { renderIp } from "./ip.js";
+import { renderIptables } from "./iptables.js";
+import { renderNetworkd } from "./networkd.js";
+
+export const RENDER_FORMATS = ["nft", "ip", "iptables", "networkd", "ifupdown"] as const;
+export type RenderFormat = (typeof RENDER_FORMATS)[number];
+
+/** The desired state in a distribution's own format. */
+export function render(desired: Desired, format: RenderFormat): string {
+  switch (format) {
+    case "nft":
+      return desired.nft ? tableText(desired.nft) : "# symroute needs no nftables table for this config\n";
+    case "ip":
+      return renderIp(desired);
+    case "iptables":
+      return renderIptables(desired);
+    case "networkd":
+      return renderNetworkd(desired);
+    case "ifupdown":
+      return renderIfupdown(desired);
+  }
+}
+
+/** ifupdown `up`/`down` lines per interface; routed networks (seed 001) fill this in fully. */
+function renderIfupdown(desired: Desired): string {
+  const ip = renderIp(desired).trim().split("\n").filter(Boolean);
+  const down = [...ip].reverse().map((l) => l.replace(" route replace ", " route del ").replace(" rule add ", " rule del "));
+  return ["# add to the stanza of the interface that comes up last", ...ip.map((l) => `\tup ${l}`), ...down.filter((l) => !l.startsWith("sysctl")).map((l) => `\tdown ${l}`)].join("\n") + "\n";
+}
