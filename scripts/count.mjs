@@ -1,0 +1,27 @@
+// Reads vitest's JSON report and prints the closing line CI reads: "N passed, N failed, N skipped".
+// Exits non-zero when a test failed, when none ran, or when the type check failed.
+import { readFileSync } from "node:fs";
+
+const [file, tscStatus] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+try {
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  passed = report.numPassedTests ?? 0;
+  // a file that fails to load has no failed test of its own: count it as one failure
+  const brokenFiles = (report.testResults ?? []).filter(
+    (r) => r.status === "failed" && !(r.assertionResults ?? []).some((a) => a.status === "failed"),
+  ).length;
+  failed = (report.numFailedTests ?? 0) + brokenFiles;
+  skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+} catch (e) {
+  console.error(`no test report: ${e.message}`);
+  failed += 1;
+}
+if (tscStatus !== "0") {
+  console.error("type check failed");
+  failed += 1;
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
