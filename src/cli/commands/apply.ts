@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { applyDesired, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
 import { rollback } from "../../apply/rollback.js";
+import type { ExecuteHooks } from "../../apply/execute.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { emptyDesired } from "../../model/desired.js";
@@ -16,6 +17,16 @@ import { readLive } from "../../kernel/live.js";
 import { SYMROUTE_PROTO } from "../../model/ownership.js";
 
 const NO_RANGE = { first: 1, last: 0 };
+
+/**
+ * SYMROUTE_FAULT=crash-before:STEP kills this process with SIGKILL just before
+ * an apply step, so tests can prove that the next apply repairs a cut-short one.
+ */
+function faultHooks(): ExecuteHooks {
+  const m = /^crash-before:(nft|ip4|ip6|sysctl)$/.exec(process.env.SYMROUTE_FAULT ?? "");
+  if (!m) return {};
+  return { beforeStep: (step) => void (step === m[1] && process.kill(process.pid, "SIGKILL")) };
+}
 
 /** "30s", "2m", "90" (seconds) to milliseconds. */
 export function parseDuration(text: string): number {
@@ -57,7 +68,7 @@ export function registerWriteCommands(program: Command): void {
       const before = readState(opts.netns);
       let outcome: ApplyOutcome;
       try {
-        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts });
+        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts, hooks: faultHooks() });
       } catch (e) {
         if (e instanceof RefusedError) throw new CliError(`${file}: ${e.message}`);
         throw e;

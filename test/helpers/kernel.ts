@@ -1,0 +1,91 @@
+/** Helpers for kernel tests: root check, running the CLI, snapshots of kernel state. */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Lab } from "../../src/lab/lab.js";
+
+/** Kernel tests need root (namespaces, nft). */
+export const isRoot = process.getuid?.() === 0;
+
+const repo = join(import.meta.dirname, "..", "..");
+export const stateDir = mkdtempSync(join(tmpdir(), "symroute-state-"));
+process.env.SYMROUTE_STATE_DIR = stateDir;
+
+/** Runs the built CLI as a user would; never throws. */
+export function cli(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [join(repo, "bin", "symroute.js"), ...args], {
+    encoding: "utf8",
+    env: { ...process.env, SYMROUTE_STATE_DIR: stateDir, ...env },
+    timeout: 60_000,
+  });
+  return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Writes a config to a temporary file and returns its path. */
+export function configFile(text: string, name = "symroute.yaml"): string {
+  const dir = mkdtempSync(join(tmpdir(), "symroute-cfg-"));
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+/**
+ * Everything in a host's kernel that symroute could touch, as text: rules,
+ * routes of every table, the whole nft ruleset and the sysctls given.
+ */
+export async function kernelSnapshot(lab: Lab, host: string, sysctls: string[] = []): Promise<string> {
+  const parts: string[] = [];
+  for (const argv of [
+    ["ip", "-4", "rule", "show"],
+    ["ip", "-6", "rule", "show"],
+    ["ip", "-4", "route", "show", "table", "all"],
+    ["ip", "-6", "route", "show", "table", "all"],
+    ["nft", "-s", "list", "ruleset"],
+    ["ip", "-br", "link", "show"],
+  ]) {
+    const r = await lab.exec(host, argv);
+    parts.push(`$ ${argv.join(" ")}\n${r.stdout}`);
+  }
+  for (const key of sysctls) {
+    const r = await lab.exec(host, ["cat", `/proc/sys/${key}`]);
+    parts.push(`${key}=${r.stdout.trim()}`);
+  }
+  return parts.join("\n");
+}
+
+/** The conntrack entries of a host as text. */
+export async function conntrackList(lab: Lab, host: string, filter: string[] = []): Promise<string> {
+  const r = await lab.exec(host, ["conntrack", "-L", ...filter], undefined, true);
+  return r.stdout;
+}
+
+/** A host with two uplink interfaces (eth1, eth2) whose peers sit in another namespace. */
+export async function buildTwoLinkHost(lab: Lab): Promise<void> {
+  await lab.addHosts("h", "peer");
+  await lab.link("h", "eth1", "peer", "p1");
+  await lab.link("h", "eth2", "peer", "p2");
+  await lab.addr("h", "eth1", "203.0.113.8/24", "2001:db8:1::8/64");
+  await lab.addr("h", "eth2", "192.0.2.31/24", "2001:db8:2::31/64");
+  await lab.addr("peer", "p1", "203.0.113.1/24", "2001:db8:1::1/64");
+  await lab.addr("peer", "p2", "192.0.2.1/24", "2001:db8:2::1/64");
+}
+
+export const TWO_UPLINKS_YAML = `version: 1
+uplinks:
+  - name: isp1
+    interface: eth1
+    gateway: 203.0.113.1
+    gateway6: 2001:db8:1::1
+  - name: isp2
+    interface: eth2
+    gateway: 192.0.2.1
+    gateway6: 2001:db8:2::1
+services:
+  - name: web
+    addresses: [198.51.100.80, 2001:db8:80::1]
+    uplink: isp2
+    strategy: mark
+`;
+
+export const RP_KEYS = ["net/ipv4/conf/all/rp_filter", "net/ipv4/conf/eth1/rp_filter", "net/ipv4/conf/eth2/rp_filter", "net/ipv4/conf/default/rp_filter"];
