@@ -52,7 +52,7 @@ function sysctlKeys(desired: Desired, state: StateFile): string[] {
 export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange): Promise<{ plan: Plan; live: LiveState }> {
   const state = readState(runner.netns);
   const live = await readLive(runner, sysctlKeys(desired, state));
-  const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities });
+  const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [] });
   return { plan, live };
 }
 
@@ -79,6 +79,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     routes: live.routes.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
     nft: live.nft,
     sysctls: Object.fromEntries(touched.filter((k) => live.sysctls[k] !== undefined).map((k) => [k, live.sysctls[k]])),
+    createdLinks: plan.links.add.map((l) => l.ifname),
     applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive } : null,
   };
   const originals = { ...state.sysctlOriginals };

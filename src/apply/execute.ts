@@ -9,6 +9,7 @@ import { replaceTableCommands, deleteTableCommands } from "../model/nftTable.js"
 import { runNftTransaction } from "../kernel/nft.js";
 import { runIpBatch, type BatchLine } from "../kernel/ipWrite.js";
 import { routeWords, ruleWords } from "../model/ipWords.js";
+import { linkCreateCommands, linkDeleteCommands } from "../model/linkWords.js";
 import { writeSysctls } from "../kernel/sysctl.js";
 import { NFT_TABLE } from "../compile/index.js";
 
@@ -37,7 +38,7 @@ export function nftCommands(plan: Plan): Record<string, unknown>[] {
 }
 
 /** A named step, so failures say where they happened. */
-export type Step = "nft" | "ip4" | "ip6" | "sysctl";
+export type Step = "links" | "nft" | "ip4" | "ip6" | "sysctl";
 
 /** Thrown when a step fails; names the step. */
 export class StepError extends Error {
@@ -65,10 +66,12 @@ export async function executePlan(runner: Runner, plan: Plan, hooks: ExecuteHook
       throw e instanceof StepError ? e : new StepError(name, e);
     }
   };
+  await step("links", () => runIpBatch(runner, 4, linkCreateCommands(plan.links.add)));
   await step("nft", () => runNftTransaction(runner, nftCommands(plan)));
   await step("ip4", () => runIpBatch(runner, 4, batchLines(plan, 4)));
   await step("ip6", () => runIpBatch(runner, 6, batchLines(plan, 6)));
   const values: Record<string, string> = {};
   for (const s of plan.sysctls) values[s.key] = s.to;
   await step("sysctl", () => writeSysctls(runner, values));
+  await step("links", () => runIpBatch(runner, 4, linkDeleteCommands(plan.links.remove)));
 }

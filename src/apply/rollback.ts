@@ -44,6 +44,7 @@ export async function rollback(runner: Runner, snapshot: Snapshot, priorities: I
     });
   }
   await writeSysctls(runner, snapshot.sysctls).catch(() => undefined);
+  for (const ifname of snapshot.createdLinks ?? []) await runner.run(["ip", "link", "del", ifname], { allowFailure: true });
   const after = await readLive(runner, keys);
   const check = makePlan({ desired: target, live: { ...after, nft: null }, applied: null, sysctlOriginals: {}, priorities });
   const nftAfter = after.nft ? JSON.stringify(after.nft) : null;

@@ -13,5 +13,7 @@ export interface Snapshot {
   nft: Record<string, Record<string, unknown>>[] | null;
   /** values of every sysctl the change touches, as they were */
   sysctls: Record<string, string>;
+  /** links this change creates: deleted again on rollback */
+  createdLinks?: string[];
   applied: AppliedRecord | null;
 }

@@ -73,6 +73,7 @@ function compileVrf(service: Service, uplink: Uplink, alloc: Allocation, index: 
   const addrDefault = `${octets[0]}.${octets[1]}.${octets[2]}.${octets[3] + 1}`;
   const addrVrf = `${octets[0]}.${octets[1]}.${octets[2]}.${octets[3] + 2}`;
   part.requires.push("vrf");
+  part.sysctls.push({ key: "net/ipv4/ip_forward", value: "1", why: `service ${service.name}: traffic crosses from the VRF to the default VRF` });
   part.links.push(
     { kind: "vrf", ifname: vrf, table: vrfTable, members: [uplink.interface] },
     { kind: "veth", ifname: legDefault, peer: legVrf, peerMaster: vrf, address: `${addrDefault}/30`, peerAddress: `${addrVrf}/30` },

@@ -4,6 +4,7 @@
  * where they stand in symroute's way they are listed as conflicts.
  */
 import type { Desired } from "../model/desired.js";
+import type { Link } from "../model/link.js";
 import type { RoutingRule } from "../model/rule.js";
 import { ruleKey } from "../model/rule.js";
 import type { Route } from "../model/route.js";
@@ -30,6 +31,8 @@ export interface Plan {
   rules: { add: RoutingRule[]; remove: RoutingRule[] };
   routes: { add: Route[]; remove: Route[]; change: { from: Route; to: Route }[] };
   nft: { action: NftAction; table: NftTable | null; reason?: string };
+  /** links symroute creates (vrf strategy): made before routes, removed after */
+  links: { add: Link[]; remove: Link[] };
   sysctls: SysctlChange[];
   conflicts: string[];
 }
@@ -41,6 +44,8 @@ export interface PlanInput {
   /** originals of sysctls symroute changed earlier: restored when no longer desired */
   sysctlOriginals: Record<string, string>;
   priorities: IdRange;
+  /** links the last apply created, removed when no longer desired */
+  previousLinks?: Link[];
   proto?: number;
 }
 
@@ -53,6 +58,8 @@ export function isEmptyPlan(plan: Plan): boolean {
     plan.routes.remove.length === 0 &&
     plan.routes.change.length === 0 &&
     plan.nft.action === "none" &&
+    plan.links.add.length === 0 &&
+    plan.links.remove.length === 0 &&
     plan.sysctls.length === 0
   );
 }
@@ -117,7 +124,13 @@ export function makePlan(input: PlanInput): Plan {
     if (current === undefined) continue;
     sysctls.push({ key, from: current, to: original, restore: true, why: "value from before symroute" });
   }
-  return { rules, routes, nft, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
+  const present = new Set(live.interfaces);
+  const wanted = new Set(desired.links.map((l) => l.ifname));
+  const links = {
+    add: desired.links.filter((l) => !present.has(l.ifname)),
+    remove: (input.previousLinks ?? []).filter((l) => !wanted.has(l.ifname) && present.has(l.ifname)),
+  };
+  return { rules, routes, nft, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
 }
 
 function planNft(want: NftTable | null, live: LiveState["nft"], applied: AppliedRecord | null): Plan["nft"] {
