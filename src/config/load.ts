@@ -31,7 +31,12 @@ export function loadConfigText(text: string, file: string): LoadResult {
     const { line, col } = lineCol(counter, offsetOf(doc, p.path, p.atKey));
     return { file, line, col, path: p.path, message: p.message };
   };
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (e) {
+    return { ok: false, issues: [{ file, line: 1, col: 1, path: [], message: `YAML: ${e instanceof Error ? e.message : String(e)}` }] };
+  }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     return { ok: false, issues: sortIssues(parsed.error.issues.flatMap(zodToPathIssues).map(place)) };
