@@ -1,3 +1,3 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (npm run build makes dist/).
-import "../dist/cli/index.js";
+// Runs the bundled CLI (`npm run build` makes dist/symroute.mjs).
+import "../dist/symroute.mjs";

@@ -30,5 +30,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   [ -d node_modules/vitest ] || { echo "setup: npm ci failed" >&2; exit 1; }
 fi
 
-npx tsc -p tsconfig.json 2>&1 | grep -v 'Unknown user config' || true
-[ -f dist/cli/index.js ] || { echo "setup: build failed" >&2; exit 1; }
+rm -f dist/symroute.mjs
+npm run -s build 2>&1 | grep -v 'Unknown user config' || true
+[ -f dist/symroute.mjs ] || { echo "setup: build failed" >&2; exit 1; }

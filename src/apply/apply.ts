@@ -6,7 +6,7 @@ import type { Runner } from "../kernel/runner.js";
 import type { Desired } from "../model/desired.js";
 import type { IdRange } from "../config/resolved.js";
 import { makePlan, isEmptyPlan, nftDesiredText, type Plan } from "../plan/plan.js";
-import { readLive } from "../kernel/live.js";
+import { readLive, type LiveObjects } from "../kernel/live.js";
 import { readState, writeState, type StateFile } from "../kernel/state.js";
 import { probeFeature } from "../kernel/features.js";
 import { executePlan, type ExecuteHooks } from "./execute.js";
@@ -32,6 +32,8 @@ export interface ApplyRequest {
   hooks?: ExecuteHooks;
   /** destroy: forget the originals it restored and the applied record */
   destroying?: boolean;
+  /** the kernel's objects, when their reading was started earlier (beside compile) */
+  prefetched?: Promise<LiveObjects>;
 }
 
 export interface ApplyOutcome {
@@ -49,9 +51,9 @@ function sysctlKeys(desired: Desired, state: StateFile): string[] {
 }
 
 /** Computes the plan against the live kernel without changing anything. */
-export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange): Promise<{ plan: Plan; live: LiveState }> {
+export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange, prefetched?: Promise<LiveObjects>): Promise<{ plan: Plan; live: LiveState }> {
   const state = readState(runner.netns);
-  const live = await readLive(runner, sysctlKeys(desired, state));
+  const live = await readLive(runner, sysctlKeys(desired, state), prefetched);
   const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [] });
   return { plan, live };
 }
@@ -65,7 +67,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     if (missing !== null) throw new RefusedError(`this kernel has no ${feature.toUpperCase()} support (ip link add type ${feature}: ${missing}); the vrf strategy cannot be applied here`);
   }
   const state = readState(netns);
-  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities);
+  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, req.prefetched);
   if (plan.conflicts.length > 0 && !req.allowConflicts)
     throw new RefusedError(`conflicts with objects symroute does not own:\n  ${plan.conflicts.join("\n  ")}`);
   if (isEmptyPlan(plan)) {

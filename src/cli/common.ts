@@ -10,6 +10,7 @@ import { compile, type Compiled } from "../compile/index.js";
 import { AllocationError } from "../compile/allocate.js";
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
 import { readFacts } from "../kernel/facts.js";
+import type { IpState } from "../kernel/ipState.js";
 import { noFacts, type HostFacts } from "../model/facts.js";
 import { NETNS_NAME } from "../config/names.js";
 
@@ -51,11 +52,11 @@ export function runnerFor(netns?: string): Runner {
 }
 
 /** Compiles with facts from the kernel when it can be read, else with none. */
-export async function compileFor(resolved: ResolvedConfig, runner: Runner | null): Promise<Compiled & { facts: HostFacts }> {
+export async function compileFor(resolved: ResolvedConfig, runner: Runner | null, ip?: Promise<IpState>): Promise<Compiled & { facts: HostFacts }> {
   let facts = noFacts();
   if (runner) {
     try {
-      facts = await readFacts(runner);
+      facts = await readFacts(runner, ip);
     } catch {
       facts = noFacts();
     }

@@ -15,6 +15,7 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
   const part = emptyPart();
   const { config } = resolved;
   let vrfIndex = 0;
+  const marked = new Map<string, string[]>();
   for (const service of config.services) {
     const uplink = config.uplinks.find((u) => u.name === service.uplink)!;
     const table = alloc.uplinkTable.get(uplink.name)!;
@@ -26,7 +27,7 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
         }
         break;
       case "mark":
-        compileMark(service, uplink, alloc, part);
+        marked.set(uplink.name, [...(marked.get(uplink.name) ?? []), ...service.addresses]);
         break;
       case "static":
         for (const c of service.clients ?? []) {
@@ -40,21 +41,28 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
         break;
     }
   }
+  compileMarks(marked, alloc, part);
   return part;
 }
 
-function compileMark(service: Service, uplink: Uplink, alloc: Allocation, part: Part): void {
-  const mark = alloc.uplinkMark.get(uplink.name)!;
-  if (!part.chains.some((c) => c.name === "output"))
-    part.chains.push({ name: "output", type: "route", hook: "output", prio: MANGLE_PRIO, policy: "accept" });
-  for (const family of [4, 6] as const) {
-    const addrs = service.addresses.filter((a) => parseAddress(a)!.family === family);
-    if (addrs.length === 0) continue;
-    part.nftRules.push({
-      chain: "output",
-      statements: [matchSaddr(family, addrs), setMetaMark(alloc.markMask, mark)],
-      comment: `service ${service.name}: pinned to ${uplink.name}`,
-    });
+/**
+ * The mark strategy: one rule per uplink and family, matching a set of all the
+ * addresses pinned to it, so a thousand services load as a few rules.
+ */
+function compileMarks(marked: Map<string, string[]>, alloc: Allocation, part: Part): void {
+  if (marked.size === 0) return;
+  part.chains.push({ name: "output", type: "route", hook: "output", prio: MANGLE_PRIO, policy: "accept" });
+  for (const [uplink, addresses] of marked) {
+    const mark = alloc.uplinkMark.get(uplink)!;
+    for (const family of [4, 6] as const) {
+      const addrs = addresses.filter((a) => parseAddress(a)!.family === family);
+      if (addrs.length === 0) continue;
+      part.nftRules.push({
+        chain: "output",
+        statements: [matchSaddr(family, addrs), setMetaMark(alloc.markMask, mark)],
+        comment: `services pinned to ${uplink}`,
+      });
+    }
   }
 }
 

@@ -12,7 +12,7 @@ export interface BackgroundProcess {
 
 /** Starts argv inside the namespace (or the host) with no shell. */
 export function startBackground(netns: string | undefined, argv: string[]): BackgroundProcess {
-  const full = netns ? ["ip", "netns", "exec", netns, ...argv] : argv;
+  const full = netns ? ["ip", "netns", "exec", netns, ...argv] : argv;  // long-lived helpers are never `ip` itself
   const child: ChildProcess = spawn(full[0], full.slice(1), { stdio: "ignore" });
   child.on("error", () => undefined);
   return {

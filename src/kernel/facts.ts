@@ -4,20 +4,11 @@
 import type { Runner } from "./runner.js";
 import type { HostFacts } from "../model/facts.js";
 import { readSysctls } from "./sysctl.js";
+import { readIpState, type IpState } from "./ipState.js";
 
-interface JsonAddr {
-  ifname: string;
-  addr_info?: { family: string; local: string; prefixlen: number }[];
-}
-
-/** Reads the host's interfaces, addresses and rp_filter settings. */
-export async function readFacts(runner: Runner): Promise<HostFacts> {
-  const res = await runner.run(["ip", "-j", "addr", "show"]);
-  const rows = JSON.parse(res.stdout || "[]") as JsonAddr[];
-  const links: HostFacts["links"] = {};
-  for (const row of rows) {
-    links[row.ifname] = { addresses: (row.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`) };
-  }
+/** Reads the host's interfaces, addresses and rp_filter settings (reusing an ip read under way). */
+export async function readFacts(runner: Runner, ip?: Promise<IpState>): Promise<HostFacts> {
+  const { links } = await (ip ?? readIpState(runner));
   const names = ["all", "default", ...Object.keys(links)];
   const values = await readSysctls(runner, names.map((n) => `net/ipv4/conf/${n}/rp_filter`));
   const rpFilter: Record<string, number> = {};

@@ -1,17 +1,14 @@
 /**
- * Reads rules and routes with `ip -N -j` (numeric, JSON) and turns them into
- * model objects, split into symroute's own (by protocol tag) and foreign.
+ * Turns rows of `ip -N -j` (numeric, JSON) into model objects, with
+ * canonical addresses so they compare with compiled ones.
  */
-import type { Runner } from "./runner.js";
 import type { RoutingRule } from "../model/rule.js";
 import type { Route, RouteType } from "../model/route.js";
 import type { Family } from "../net/ip.js";
 import { canonicalAddress, canonicalPrefix } from "../net/ip.js";
-import { SYMROUTE_PROTO } from "../model/ownership.js";
-import type { Tagged } from "../plan/live.js";
 
 
-interface JsonRule {
+export interface JsonRule {
   priority: number;
   src?: string;
   srclen?: number;
@@ -27,7 +24,7 @@ interface JsonRule {
   action?: string;
 }
 
-interface JsonRoute {
+export interface JsonRoute {
   type?: string;
   dst: string;
   gateway?: string;
@@ -39,15 +36,19 @@ interface JsonRoute {
   metric?: number;
 }
 
-/** All rules of both families. */
-export async function readRules(runner: Runner): Promise<Tagged<RoutingRule>[]> {
-  const out: Tagged<RoutingRule>[] = [];
-  for (const family of [4, 6] as const) {
-    const res = await runner.run(["ip", "-N", "-j", `-${family}`, "rule", "show"]);
-    const rows = JSON.parse(res.stdout || "[]") as JsonRule[];
-    for (const row of rows) out.push({ value: ruleFromJson(row, family), protocol: Number(row.protocol ?? 0) });
-  }
-  return out;
+const ROUTE_TYPES: Record<string, RouteType> = {
+  "1": "unicast",
+  "2": "local",
+  "3": "broadcast",
+  "6": "blackhole",
+  "7": "unreachable",
+  "8": "prohibit",
+  "9": "throw",
+};
+
+/** True for route types symroute models (not multicast, anycast, nat). */
+export function isRouteTypeKnown(row: JsonRoute): boolean {
+  return row.type === undefined || ROUTE_TYPES[row.type] !== undefined;
 }
 
 /** Converts one `ip -N -j rule` row. */
@@ -65,29 +66,6 @@ export function ruleFromJson(row: JsonRule, family: Family): RoutingRule {
   return rule;
 }
 
-const ROUTE_TYPES: Record<string, RouteType> = {
-  "1": "unicast",
-  "2": "local",
-  "3": "broadcast",
-  "6": "blackhole",
-  "7": "unreachable",
-  "8": "prohibit",
-  "9": "throw",
-};
-
-/** All routes of both families in every table. */
-export async function readRoutes(runner: Runner): Promise<Tagged<Route>[]> {
-  const out: Tagged<Route>[] = [];
-  for (const family of [4, 6] as const) {
-    const res = await runner.run(["ip", "-N", "-j", `-${family}`, "route", "show", "table", "all"]);
-    const rows = JSON.parse(res.stdout || "[]") as JsonRoute[];
-    for (const row of rows) {
-      if (row.type !== undefined && ROUTE_TYPES[row.type] === undefined) continue;
-      out.push({ value: routeFromJson(row, family), protocol: Number(row.protocol ?? 0) });
-    }
-  }
-  return out;
-}
 
 /** Converts one `ip -N -j route` row. */
 export function routeFromJson(row: JsonRoute, family: Family): Route {
@@ -102,14 +80,4 @@ export function routeFromJson(row: JsonRoute, family: Family): Route {
   const defaultMetric = family === 6 ? 1024 : 0;
   if (row.metric !== undefined && row.metric !== defaultMetric) route.metric = row.metric;
   return route;
-}
-
-/** Keeps symroute's objects. */
-export function owned<T>(list: Tagged<T>[]): T[] {
-  return list.filter((t) => t.protocol === SYMROUTE_PROTO).map((t) => t.value);
-}
-
-/** Keeps everyone else's objects. */
-export function foreign<T>(list: Tagged<T>[]): T[] {
-  return list.filter((t) => t.protocol !== SYMROUTE_PROTO).map((t) => t.value);
 }

@@ -43,9 +43,18 @@ export class ProcessRunner implements Runner {
   constructor(readonly netns?: string) {}
 
   run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
-    const full = this.netns ? ["ip", "netns", "exec", this.netns, ...argv] : argv;
-    return runProcess(full, options);
+    return runProcess(this.netns ? inNamespace(this.netns, argv) : argv, options);
   }
+}
+
+/**
+ * Wraps a command to run in a namespace. `ip` gets `-n NS`, which only switches
+ * the network namespace; everything else needs `ip netns exec`, which also
+ * remounts /sys and costs a few milliseconds more per process.
+ */
+export function inNamespace(netns: string, argv: string[]): string[] {
+  if (argv[0] === "ip" && argv[1] !== "netns") return ["ip", "-n", netns, ...argv.slice(1)];
+  return ["ip", "netns", "exec", netns, ...argv];
 }
 
 /**
@@ -66,6 +75,7 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
     if (typeof stdinFd === "number") closeSync(stdinFd);
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   };
+  const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: [stdinFd, "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     const out: Buffer[] = [];
@@ -78,6 +88,8 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
     });
     child.on("close", (code) => {
       cleanup();
+      if (process.env.SYMROUTE_TRACE === "1")
+        process.stderr.write(`trace: ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms ${argv.join(" ")}\n`);
       const result = { code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
       if (result.code !== 0 && !options.allowFailure) reject(new CommandError(argv, result));
       else resolve(result);

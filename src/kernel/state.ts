@@ -48,7 +48,7 @@ export function writeState(state: StateFile, netns?: string): void {
   const path = statePath(netns);
   mkdirSync(stateDir(), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(state, null, 1));
+  writeFileSync(tmp, JSON.stringify(state));
   renameSync(tmp, path);
 }
 

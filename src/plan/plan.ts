@@ -139,7 +139,7 @@ function planNft(want: NftTable | null, live: LiveState["nft"], applied: Applied
   const wantText = nftDesiredText(want);
   if (!applied || applied.nftDesired !== wantText) return { action: "replace", table: want, reason: "rules differ" };
   if (applied.nftLive !== JSON.stringify(live)) return { action: "replace", table: want, reason: "table changed outside symroute" };
-  return { action: "none", table: want };
+  return { action: "none", table: null };
 }
 
 function dedupe<T>(list: T[], key: (t: T) => string): T[] {

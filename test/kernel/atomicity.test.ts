@@ -44,7 +44,7 @@ describe.skipIf(!isRoot)("atomicity", () => {
   });
 
   const steps: [string, (argv: string[], stdin?: string) => boolean][] = [
-    ["the nft transaction", (argv, stdin) => argv.includes("nft") && argv.includes("-f") && (stdin ?? "").includes("web")],
+    ["the nft transaction", (argv, stdin) => argv.includes("nft") && argv.includes("-f") && (stdin ?? "").includes("198.51.100.80")],
     ["the IPv4 batch", (argv, stdin) => argv.includes("-batch") && argv.includes("-4") && (stdin ?? "").includes("192.0.2.31")],
     ["the IPv6 batch", (argv, stdin) => argv.includes("-batch") && argv.includes("-6") && (stdin ?? "").includes("2001:db8:2::31")],
     ["the sysctl write", (argv) => argv.includes("sysctl") && argv.some((a) => a.includes("eth2/rp_filter=2"))],

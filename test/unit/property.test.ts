@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { stringify } from "yaml";
-import { loadConfigText } from "../../src/config/load.js";
+import { loadConfigText, loadWithPositions } from "../../src/config/load.js";
 import { compile } from "../../src/compile/index.js";
 import { AllocationError } from "../../src/compile/allocate.js";
 import { isEmptyPlan, makePlan, nftDesiredText } from "../../src/plan/plan.js";
@@ -76,6 +76,10 @@ const FACTS = { links: { eth1: { addresses: ["203.0.113.8/24", "2001:db8::8/64"]
 
 function check(text: string): "valid" | "invalid" {
   const r = loadConfigText(text, "gen.yaml");
+  // the fast parser and the positioned one must agree on every input
+  const slow = loadWithPositions(text, "gen.yaml");
+  expect(slow.ok, text).toBe(r.ok);
+  if (slow.ok && r.ok) expect(JSON.stringify(slow.value)).toBe(JSON.stringify(r.value));
   if (!r.ok) {
     expect(r.issues.length).toBeGreaterThan(0);
     for (const issue of r.issues) {

@@ -40,7 +40,7 @@ describe("apply sends", () => {
       { delete: { table: { family: "inet", name: "symroute" } } },
       { add: { table: { family: "inet", name: "symroute" } } },
     ]);
-    const markRule = nft.nftables.find((c: { add?: { rule?: { comment?: string } } }) => c.add?.rule?.comment === "service web: pinned to isp1");
+    const markRule = nft.nftables.find((c: { add?: { rule?: { comment?: string } } }) => c.add?.rule?.comment === "services pinned to isp1");
     expect(markRule.add.rule.expr).toEqual([
       { match: { op: "==", left: { payload: { protocol: "ip", field: "saddr" } }, right: "198.51.100.80" } },
       { mangle: { key: { meta: { key: "mark" } }, value: { "|": [{ "&": [{ meta: { key: "mark" } }, 0xff00ffff] }, 0x10000] } } },

@@ -13,7 +13,8 @@ import { isEmptyPlan } from "../../plan/plan.js";
 import { emptyDesired } from "../../model/desired.js";
 import { readState, removeState, writeState } from "../../kernel/state.js";
 import { spawnSelfDetached } from "../../kernel/detach.js";
-import { readLive } from "../../kernel/live.js";
+import { readLive, readLiveObjects } from "../../kernel/live.js";
+import { readIpState } from "../../kernel/ipState.js";
 import { SYMROUTE_PROTO } from "../../model/ownership.js";
 
 const NO_RANGE = { first: 1, last: 0 };
@@ -63,12 +64,16 @@ export function registerWriteCommands(program: Command): void {
       const resolved = loadConfigFile(file);
       const runner = runnerFor(opts.netns);
       const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : null;
-      const compiled = await compileFor(resolved, runner);
+      // one read of the kernel serves both compile (addresses) and plan (objects)
+      const ip = readIpState(runner);
+      const prefetched = readLiveObjects(runner, ip);
+      prefetched.catch(() => undefined);
+      const compiled = await compileFor(resolved, runner, ip);
       if (!opts.json) for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
       const before = readState(opts.netns);
       let outcome: ApplyOutcome;
       try {
-        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts, hooks: faultHooks() });
+        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts, hooks: faultHooks(), prefetched });
       } catch (e) {
         if (e instanceof RefusedError) throw new CliError(`${file}: ${e.message}`);
         throw e;

@@ -4,6 +4,8 @@
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { planAgainstKernel } from "../../apply/apply.js";
+import { readLiveObjects } from "../../kernel/live.js";
+import { readIpState } from "../../kernel/ipState.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
@@ -39,8 +41,12 @@ export function registerReadCommands(program: Command): void {
     .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean }) => {
       const resolved = loadConfigFile(file);
       const runner = runnerFor(opts.netns);
-      const compiled = await compileFor(resolved, runner);
-      const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities);
+      // one read of the kernel serves both compile (addresses) and plan (objects)
+      const ip = readIpState(runner);
+      const prefetched = readLiveObjects(runner, ip);
+      prefetched.catch(() => undefined);
+      const compiled = await compileFor(resolved, runner, ip);
+      const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, prefetched);
       if (opts.json) printJson({ changes: !isEmptyPlan(plan), plan, warnings: compiled.warnings });
       else {
         for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);

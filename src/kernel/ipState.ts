@@ -1,0 +1,53 @@
+/**
+ * Reads rules, routes, links and addresses in two processes: one `ip -batch`
+ * per family (each spawn costs a few milliseconds, and apply reads twice).
+ */
+import type { Runner } from "./runner.js";
+import type { Tagged } from "../plan/live.js";
+import type { RoutingRule } from "../model/rule.js";
+import type { Route } from "../model/route.js";
+import { ruleFromJson, routeFromJson, type JsonRoute, type JsonRule, isRouteTypeKnown } from "./ipRead.js";
+
+/** What `ip` shows of the kernel. */
+export interface IpState {
+  rules: Tagged<RoutingRule>[];
+  routes: Tagged<Route>[];
+  /** every interface, with its addresses as CIDR text */
+  links: Record<string, { addresses: string[] }>;
+}
+
+interface JsonAddr {
+  ifname: string;
+  addr_info?: { local: string; prefixlen: number }[];
+}
+
+/** Splits the output of `ip -j -batch`: one JSON array per command, one per line. */
+function arrays(stdout: string): unknown[][] {
+  return stdout
+    .split("\n")
+    .filter((l) => l.trim().startsWith("["))
+    .map((l) => JSON.parse(l) as unknown[]);
+}
+
+/** Reads both families' rules and routes, and all links with their addresses. */
+export async function readIpState(runner: Runner): Promise<IpState> {
+  const [v4, v6] = await Promise.all([
+    runner.run(["ip", "-4", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\nlink show\naddr show\n" }),
+    runner.run(["ip", "-6", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\n" }),
+  ]);
+  const [rules4, routes4, links, addrs4] = arrays(v4.stdout);
+  const [rules6, routes6, addrs6] = arrays(v6.stdout);
+  if (!rules4 || !routes4 || !links || !addrs4 || !rules6 || !routes6 || !addrs6) throw new Error("ip -batch printed fewer results than asked for");
+  const state: IpState = { rules: [], routes: [], links: {} };
+  for (const [rows, family] of [[rules4, 4], [rules6, 6]] as const)
+    for (const row of rows as JsonRule[]) state.rules.push({ value: ruleFromJson(row, family), protocol: Number(row.protocol ?? 0) });
+  for (const [rows, family] of [[routes4, 4], [routes6, 6]] as const)
+    for (const row of rows as JsonRoute[]) if (isRouteTypeKnown(row)) state.routes.push({ value: routeFromJson(row, family), protocol: Number(row.protocol ?? 0) });
+  for (const l of links as { ifname: string }[]) state.links[l.ifname] = { addresses: [] };
+  for (const rows of [addrs4, addrs6])
+    for (const row of rows as JsonAddr[]) {
+      const entry = (state.links[row.ifname] ??= { addresses: [] });
+      for (const a of row.addr_info ?? []) entry.addresses.push(`${a.local}/${a.prefixlen}`);
+    }
+  return state;
+}
