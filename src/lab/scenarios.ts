@@ -5,7 +5,7 @@
  */
 import { Lab } from "./lab.js";
 import { buildReturnPath, packetsAtDefaultGateway, RETURN_PATH } from "./returnPath.js";
-import { buildUplinks, UPLINKS } from "./uplinks.js";
+import { buildUplinks, spoofDrops, UPLINKS } from "./uplinks.js";
 import { applyFile, describeApply, destroyIn, runProbes, type Probe, type Say } from "./story.js";
 import { examplePath } from "./examples.js";
 
@@ -60,6 +60,7 @@ async function uplinksStory(lab: Lab, say: Say): Promise<boolean> {
   }
   say("before symroute (the host's default route is isp1; isp1 drops packets not from its own prefix):");
   const before = await runProbes(lab, probes, say);
+  say(`  the replies to client2 left by isp1 with isp2's address: isp1 dropped ${await spoofDrops(lab, "isp1")} packets whose source was not its own`);
   const file = examplePath("uplinks.yaml");
   say(`symroute apply ${file} (in ${lab.ns("host")}):`);
   const outcome = await applyFile(lab, "host", file);

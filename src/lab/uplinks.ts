@@ -19,7 +19,7 @@ function antiSpoof(family: "ip" | "ip6", customer: string, len: number) {
   return {
     add: {
       rule: {
-        family: "inet", table: "isp", chain: "fwd",
+        family: "inet", table: "isp", chain: "ingress",
         expr: [
           { match: { op: "==", left: { meta: { key: "iifname" } }, right: "tohost" } },
           { match: { op: "!=", left: { payload: { protocol: family, field: "saddr" } }, right: { prefix: { addr: customer, len } } } },
@@ -37,10 +37,19 @@ async function isp(lab: Lab, name: string, hostSide: string[], clientSide: strin
   await lab.forwarding(name);
   await lab.nft(name, [
     { add: { table: { family: "inet", name: "isp" } } },
-    { add: { chain: { family: "inet", table: "isp", name: "fwd", type: "filter", hook: "forward", prio: 0, policy: "accept" } } },
+    { add: { chain: { family: "inet", table: "isp", name: "ingress", type: "filter", hook: "prerouting", prio: 0, policy: "accept" } } },
     antiSpoof("ip", customer4, 24),
     antiSpoof("ip6", customer6, 64),
   ]);
+}
+
+/** Packets an ISP dropped because their source was not its customer's prefix. */
+export async function spoofDrops(lab: Lab, isp: string): Promise<number> {
+  const r = await lab.exec(isp, ["nft", "-j", "list", "table", "inet", "isp"]);
+  const objects = (JSON.parse(r.stdout) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }).nftables;
+  let total = 0;
+  for (const o of objects) for (const e of o.rule?.expr ?? []) total += e.counter?.packets ?? 0;
+  return total;
 }
 
 /** Builds the topology; the host's echo servers listen on port 3000 and the LAN server on 8080. */
