@@ -9,6 +9,7 @@ import { CliError, EXIT } from "./common.js";
 import { registerReadCommands } from "./commands/plan.js";
 import { registerWriteCommands } from "./commands/apply.js";
 import { registerLabCommand } from "./commands/lab.js";
+import { registerMaglevCommand } from "./commands/maglev.js";
 
 /** Builds the program (tests call it without exiting the process). */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerReadCommands(program);
   registerWriteCommands(program);
   registerLabCommand(program);
+  registerMaglevCommand(program);
   program
     .command("schema")
     .description("JSON Schema of the config file, for editors")
