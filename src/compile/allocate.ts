@@ -13,6 +13,12 @@ export interface Allocation {
   uplinkMark: Map<string, number>;
   /** vrf service name to [VRF table, default-VRF table toward the veth] */
   vrfTables: Map<string, [number, number]>;
+  /** load balancer target (`lb/target`) to its routing table */
+  targetTable: Map<string, number>;
+  /** load balancer target (`lb/target`) to its mark */
+  targetMark: Map<string, number>;
+  /** load balancer name to its egress table */
+  egressTable: Map<string, number>;
   markMask: number;
 }
 
@@ -40,10 +46,27 @@ export function allocate(resolved: ResolvedConfig): Allocation {
   const vrfTables = new Map<string, [number, number]>();
   for (const s of config.services) if (s.strategy === "vrf") vrfTables.set(s.name, [s.table ?? nextTable(), nextTable()]);
 
+  const egressTable = new Map<string, number>();
+  const targetTable = new Map<string, number>();
+  for (const lb of config.loadBalancers) {
+    if (lb.egress) egressTable.set(lb.name, lb.egress.table ?? nextTable());
+    for (const t of [...lb.targets].sort((a, b) => a.name.localeCompare(b.name))) targetTable.set(targetKey(lb.name, t.name), nextTable());
+  }
+
   const shift = lowestBit(resolved.markMask);
+  let markIndex = 0;
+  const nextMark = () => (((++markIndex) << shift) >>> 0);
   const uplinkMark = new Map<string, number>();
-  config.uplinks.forEach((u, i) => uplinkMark.set(u.name, ((i + 1) << shift) >>> 0));
-  return { uplinkTable, uplinkMark, vrfTables, markMask: resolved.markMask };
+  for (const u of config.uplinks) uplinkMark.set(u.name, nextMark());
+  const targetMark = new Map<string, number>();
+  for (const lb of config.loadBalancers)
+    for (const t of [...lb.targets].sort((a, b) => a.name.localeCompare(b.name))) targetMark.set(targetKey(lb.name, t.name), nextMark());
+  return { uplinkTable, uplinkMark, vrfTables, targetTable, targetMark, egressTable, markMask: resolved.markMask };
+}
+
+/** The key of a load balancer's target in the allocation maps. */
+export function targetKey(lb: string, target: string): string {
+  return `${lb}/${target}`;
 }
 
 /** Gives rules consecutive priorities from the range, in the order given. */

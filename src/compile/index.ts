@@ -11,6 +11,7 @@ import { allocate, assignPriorities, type Allocation } from "./allocate.js";
 import { RULE_GROUPS, type Part } from "./parts.js";
 import { compileUplinks } from "./uplinks.js";
 import { compileServices } from "./services.js";
+import { rpFilterOff } from "./rpFilter.js";
 
 /** The name of symroute's nftables table in the inet family. */
 export const NFT_TABLE = "symroute";
@@ -35,7 +36,8 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts): Compiled {
   const chains = mergeChains(parts);
   const nft: NftTable | null =
     chains.length > 0 ? { family: "inet", name: NFT_TABLE, chains, rules: parts.flatMap((p) => p.nftRules) } : null;
-  const sysctls = dedupeSysctls(parts.flatMap((p) => p.sysctls));
+  const { zeros, lowering } = rpFilterOff(parts.flatMap((p) => p.rpFilterOff), facts);
+  const sysctls = dedupeSysctls([...zeros, ...parts.flatMap((p) => p.sysctls), ...lowering]);
   return {
     desired: {
       rules,
@@ -56,7 +58,7 @@ function mergeChains(parts: Part[]) {
   return [...byName.values()];
 }
 
-/** Later settings of one key win; an uplink's own rp_filter beats a pin of the same interface. */
+/** The first setting of a key wins: rp_filter off, then explicit settings, then pins. */
 function dedupeSysctls(list: Desired["sysctls"]): Desired["sysctls"] {
   const byKey = new Map<string, Desired["sysctls"][number]>();
   for (const s of list) if (!byKey.has(s.key)) byKey.set(s.key, s);

@@ -26,11 +26,13 @@ export interface Part {
   links: Link[];
   requires: KernelFeature[];
   warnings: string[];
+  /** interfaces whose rp_filter must be off in effect: compile lowers `all` for them */
+  rpFilterOff: string[];
 }
 
 /** A part with nothing in it. */
 export function emptyPart(): Part {
-  return { rules: [], routes: [], sysctls: [], chains: [], nftRules: [], links: [], requires: [], warnings: [] };
+  return { rules: [], routes: [], sysctls: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [] };
 }
 
 /** The mangle priority of nftables (-150), where marks are set. */

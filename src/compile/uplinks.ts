@@ -62,7 +62,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
     const rp = rpFilterValue(uplink.rpFilter);
     if (rp !== null) part.sysctls.push({ key: ipv4Conf(dev, "rp_filter"), value: String(rp), why: `uplink ${uplink.name}: rp_filter ${uplink.rpFilter}` });
   }
-  if (config.uplinks.some((u) => u.rpFilter === "off")) part.sysctls.push(...lowerAll(config.uplinks, facts));
+  part.rpFilterOff.push(...config.uplinks.filter((u) => u.rpFilter === "off").map((u) => u.interface));
 
   if (connmarked.length > 0) {
     part.chains.push(
@@ -101,22 +101,4 @@ function rpFilterValue(mode: Uplink["rpFilter"]): number | null {
     case "keep":
       return null;
   }
-}
-
-/**
- * The kernel uses max(all, iface), so 'off' on an uplink needs `all` at 0. To
- * change nothing else, every other interface (and `default`, for interfaces
- * yet to come) is pinned to the value it had in effect.
- */
-function lowerAll(uplinks: Uplink[], facts: HostFacts) {
-  const all = facts.rpFilter["all"] ?? 0;
-  if (all === 0) return [];
-  const offDevs = new Set(uplinks.filter((u) => u.rpFilter !== "keep").map((u) => u.interface));
-  const out = [{ key: ipv4Conf("all", "rp_filter"), value: "0", why: "rpFilter off: the kernel takes the larger of all and the interface" }];
-  for (const [dev, value] of Object.entries(facts.rpFilter).sort(([a], [b]) => a.localeCompare(b))) {
-    if (dev === "all" || offDevs.has(dev)) continue;
-    const effective = Math.max(all, value);
-    if (effective !== value) out.push({ key: ipv4Conf(dev, "rp_filter"), value: String(effective), why: `keeps ${dev} at the rp_filter it had while all was ${all}` });
-  }
-  return out;
 }

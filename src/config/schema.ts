@@ -17,6 +17,9 @@ const iface = z
 const ipv4 = z.string().refine((s) => parseAddress(s)?.family === 4, "must be an IPv4 address such as 192.0.2.1");
 const ipv6 = z.string().refine((s) => parseAddress(s)?.family === 6, "must be an IPv6 address such as 2001:db8::1");
 const anyAddress = z.string().refine((s) => parseAddress(s) !== null, "must be an IPv4 or IPv6 address");
+const hostAddress = z
+  .string()
+  .refine((s) => parseAddress(s) !== null, "must be one IPv4 or IPv6 address (a VIP is a host address, not a prefix)");
 const anyPrefix = z.string().refine((s) => parsePrefix(s) !== null, "must be an address or CIDR such as 10.0.0.0/24");
 const v4Prefix = z.string().refine((s) => parsePrefix(s)?.family === 4, "must be an IPv4 CIDR such as 192.0.2.0/24");
 const v6Prefix = z.string().refine((s) => parsePrefix(s)?.family === 6, "must be an IPv6 CIDR such as 2001:db8::/64");
@@ -84,7 +87,7 @@ const targetSchema = z.strictObject({
 
 export const loadBalancerSchema = z.strictObject({
   name,
-  vips: z.array(anyAddress).min(1),
+  vips: z.array(hostAddress).min(1),
   maglev: z.strictObject({ size: z.number().int().positive().optional() }).default({}),
   assignment: z.enum(["maglev", "stable"]).default("maglev"),
   flows: z.array(flowSchema).min(1),

@@ -6,6 +6,7 @@ import type { FieldPath } from "./errors.js";
 import type { Config } from "./schema.js";
 import { parseMask, parseRange, type IdRange } from "./resolved.js";
 import { parseAddress, parsePrefix, prefixContains, isNetworkAligned, familyBits } from "../net/ip.js";
+import { checkLoadBalancers } from "./semanticLb.js";
 
 /** A problem before it is given a line and column. */
 export interface PathIssue {
@@ -102,10 +103,11 @@ export function checkSemantics(config: Config): PathIssue[] {
   });
 
   config.loadBalancers.forEach((lb, i) => claimTable(lb.egress?.table, ["loadBalancers", i, "egress", "table"], `load balancer ${lb.name}`));
+  issues.push(...checkLoadBalancers(config));
   config.routedNetworks.forEach((rn, i) => claimTable(rn.table, ["routedNetworks", i, "table"], `routed network ${rn.name}`));
 
   if (tables && mask !== 0) {
-    const marksNeeded = config.uplinks.length;
+    const marksNeeded = config.uplinks.length + config.loadBalancers.reduce((n, lb) => n + lb.targets.length, 0);
     const capacity = maskCapacity(mask);
     if (marksNeeded > capacity)
       add(["allocate", "markMask"], `needs ${marksNeeded} marks but mask 0x${mask.toString(16)} holds only ${capacity}`);

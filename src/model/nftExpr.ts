@@ -90,3 +90,68 @@ export function matchSaddr(family: Family, prefixes: string[]): NftStatement {
 export function counter(): NftStatement {
   return { json: { counter: null }, text: "counter" };
 }
+
+/** `ip daddr @set` / `ip6 daddr @set` */
+export function matchDaddrSet(family: Family, set: string): NftStatement {
+  const proto = family === 4 ? "ip" : "ip6";
+  return { json: { match: { op: "==", left: { payload: { protocol: proto, field: "daddr" } }, right: `@${set}` } }, text: `${proto} daddr @${set}` };
+}
+
+/** `meta l4proto tcp` or `meta l4proto { tcp, udp }` */
+export function matchL4proto(protocols: string[]): NftStatement {
+  const right = protocols.length === 1 ? protocols[0] : { set: [...protocols] };
+  const text = protocols.length === 1 ? protocols[0] : `{ ${protocols.join(", ")} }`;
+  return { json: { match: { op: "==", left: meta("l4proto"), right } }, text: `meta l4proto ${text}` };
+}
+
+/** `th dport { 4000, 5000-5010 }` (or sport): ports as "N" or "N-M". */
+export function matchPorts(field: "sport" | "dport", specs: string[]): NftStatement {
+  const items = specs.map((s) => {
+    const [a, b] = s.split("-").map(Number);
+    return b === undefined || a === b ? a : { range: [a, b] };
+  });
+  const right = items.length === 1 ? items[0] : { set: items };
+  const text = specs.length === 1 ? specs[0] : `{ ${specs.join(", ")} }`;
+  return { json: { match: { op: "==", left: { payload: { protocol: "th", field } }, right } }, text: `th ${field} ${text}` };
+}
+
+/** `icmp type { ... }` / `icmpv6 type { ... }` */
+export function matchIcmpType(family: Family, types: string[]): NftStatement {
+  const proto = family === 4 ? "icmp" : "icmpv6";
+  return {
+    json: { match: { op: "==", left: { payload: { protocol: proto, field: "type" } }, right: { set: [...types] } } },
+    text: `${proto} type { ${types.join(", ")} }`,
+  };
+}
+
+/** `goto CHAIN` */
+export function gotoChain(chain: string): NftStatement {
+  return { json: { goto: { target: chain } }, text: `goto ${chain}` };
+}
+
+/** `drop` */
+export function drop(): NftStatement {
+  return { json: { drop: null }, text: "drop" };
+}
+
+/** One field of a jhash key: a header field or raw transport-header bits. */
+export type HashField = { protocol: string; field: string } | { base: "th"; offset: number; len: number };
+
+function hashFieldText(f: HashField): string {
+  return "base" in f ? `@th,${f.offset},${f.len}` : `${f.protocol} ${f.field}`;
+}
+
+/**
+ * `jhash KEY mod SIZE seed SEED vmap { 0 : jump c0, ... }`: the Maglev lookup.
+ * The map is anonymous because nft 1.0.6's JSON cannot declare a named map
+ * keyed by a hash (`typeof` exists only in its text syntax).
+ */
+export function hashVmap(key: HashField[], size: number, seed: number, chainOfEntry: string[]): NftStatement {
+  const expr = key.length === 1 ? { payload: key[0] } : { concat: key.map((f) => ({ payload: f })) };
+  const elements = chainOfEntry.map((chain, i) => [i, { jump: { target: chain } }]);
+  const seedHex = `0x${(seed >>> 0).toString(16)}`;
+  return {
+    json: { vmap: { key: { jhash: { mod: size, seed: seed >>> 0, expr } }, data: { set: elements } } },
+    text: `jhash ${key.map(hashFieldText).join(" . ")} mod ${size} seed ${seedHex} vmap { ${chainOfEntry.map((c, i) => `${i} : jump ${c}`).join(", ")} }`,
+  };
+}

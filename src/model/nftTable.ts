@@ -5,14 +5,22 @@
  */
 import type { NftStatement } from "./nftExpr.js";
 
+/** A base chain (with a hook) or a regular chain (a jump or goto target). */
 export interface NftChain {
   name: string;
   /** `type`: `route` for output chains that re-route after a mark change */
-  type: "filter" | "route" | "nat";
-  hook: "prerouting" | "input" | "forward" | "output" | "postrouting";
+  type?: "filter" | "route" | "nat";
+  hook?: "prerouting" | "input" | "forward" | "output" | "postrouting";
   /** `prio` */
-  prio: number;
-  policy: "accept" | "drop";
+  prio?: number;
+  policy?: "accept" | "drop";
+}
+
+/** A named set of addresses (`type ipv4_addr` / `ipv6_addr`). */
+export interface NftSet {
+  name: string;
+  type: "ipv4_addr" | "ipv6_addr";
+  elem: string[];
 }
 
 export interface NftRule {
@@ -24,6 +32,7 @@ export interface NftRule {
 export interface NftTable {
   family: "inet" | "ip" | "ip6" | "arp";
   name: string;
+  sets?: NftSet[];
   chains: NftChain[];
   rules: NftRule[];
 }
@@ -43,7 +52,17 @@ export function tableCommands(table: NftTable): Record<string, unknown>[] {
   const t = { family: table.family, name: table.name };
   return [
     { add: { table: t } },
-    ...table.chains.map((c) => ({ add: { chain: { ...t, table: table.name, name: c.name, type: c.type, hook: c.hook, prio: c.prio, policy: c.policy } } })),
+    ...(table.sets ?? []).map((s) => ({ add: { set: { family: table.family, table: table.name, name: s.name, type: s.type, elem: s.elem } } })),
+    ...table.chains.map((c) => ({
+      add: {
+        chain: {
+          family: table.family,
+          table: table.name,
+          name: c.name,
+          ...(c.hook ? { type: c.type, hook: c.hook, prio: c.prio, policy: c.policy } : {}),
+        },
+      },
+    })),
     ...table.rules.map((r) => ({
       add: {
         rule: {
@@ -67,9 +86,14 @@ export function deleteTableCommands(family: NftTable["family"], name: string): R
 /** nft text for `render --format nft` and for people reading a plan. */
 export function tableText(table: NftTable): string {
   const lines = [`table ${table.family} ${table.name} {`];
+  for (const set of table.sets ?? []) {
+    lines.push(`\tset ${set.name} {`, `\t\ttype ${set.type}`);
+    if (set.elem.length) lines.push(`\t\telements = { ${set.elem.join(", ")} }`);
+    lines.push("\t}");
+  }
   for (const chain of table.chains) {
     lines.push(`\tchain ${chain.name} {`);
-    lines.push(`\t\ttype ${chain.type} hook ${chain.hook} priority ${chain.prio}; policy ${chain.policy};`);
+    if (chain.hook) lines.push(`\t\ttype ${chain.type} hook ${chain.hook} priority ${chain.prio}; policy ${chain.policy};`);
     for (const rule of table.rules.filter((r) => r.chain === chain.name)) {
       const comment = rule.comment ? ` comment ${JSON.stringify(rule.comment)}` : "";
       lines.push(`\t\t${rule.statements.map((s) => s.text).join(" ")}${comment}`);
