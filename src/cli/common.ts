@@ -11,6 +11,7 @@ import { AllocationError } from "../compile/allocate.js";
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
 import { readFacts } from "../kernel/facts.js";
 import type { IpState } from "../kernel/ipState.js";
+import { readState, type StateFile } from "../kernel/state.js";
 import { noFacts, type HostFacts } from "../model/facts.js";
 import { NETNS_NAME } from "../config/names.js";
 
@@ -61,12 +62,19 @@ export async function compileFor(resolved: ResolvedConfig, runner: Runner | null
       facts = noFacts();
     }
   }
+  // `assignment: stable` starts from the tables of the last apply
+  const previous = runner ? previousTables(readState(runner.netns)) : {};
   try {
-    return { ...compile(resolved, facts), facts };
+    return { ...compile(resolved, facts, previous), facts };
   } catch (e) {
     if (e instanceof AllocationError) throw new CliError(`${resolved.file}: ${e.message}`);
     throw e;
   }
+}
+
+/** The Maglev tables the last apply left, by balancer name. */
+export function previousTables(state: StateFile): Record<string, string[]> {
+  return Object.fromEntries((state.applied?.desired.balancers ?? []).map((b) => [b.name, b.table]));
 }
 
 /** Prints JSON to stdout. */

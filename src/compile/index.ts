@@ -12,6 +12,7 @@ import { RULE_GROUPS, type Part } from "./parts.js";
 import { compileUplinks } from "./uplinks.js";
 import { compileServices } from "./services.js";
 import { rpFilterOff } from "./rpFilter.js";
+import { compileLoadBalancers } from "./loadBalancers.js";
 
 /** The name of symroute's nftables table in the inet family. */
 export const NFT_TABLE = "symroute";
@@ -24,9 +25,10 @@ export interface Compiled {
 }
 
 /** Compiles a validated config against the host's facts. */
-export function compile(resolved: ResolvedConfig, facts: HostFacts): Compiled {
+export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}): Compiled {
   const allocation = allocate(resolved);
-  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation)];
+  const lbPart = compileLoadBalancers(resolved, allocation, facts, previousTables);
+  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));
   const rules: RoutingRule[] = assignPriorities(
@@ -35,7 +37,7 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts): Compiled {
   );
   const chains = mergeChains(parts);
   const nft: NftTable | null =
-    chains.length > 0 ? { family: "inet", name: NFT_TABLE, chains, rules: parts.flatMap((p) => p.nftRules) } : null;
+    chains.length > 0 ? { family: "inet", name: NFT_TABLE, sets: parts.flatMap((p) => p.sets), chains, rules: parts.flatMap((p) => p.nftRules) } : null;
   const { zeros, lowering } = rpFilterOff(parts.flatMap((p) => p.rpFilterOff), facts);
   const sysctls = dedupeSysctls([...zeros, ...parts.flatMap((p) => p.sysctls), ...lowering]);
   return {
@@ -46,6 +48,7 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts): Compiled {
       nft,
       links: parts.flatMap((p) => p.links),
       requires: [...new Set(parts.flatMap((p) => p.requires))],
+      ...(lbPart.balancers.length ? { balancers: lbPart.balancers } : {}),
     },
     allocation,
     warnings: parts.flatMap((p) => p.warnings),

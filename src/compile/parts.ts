@@ -6,7 +6,7 @@
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
 import type { Sysctl } from "../model/sysctl.js";
-import type { NftRule, NftChain } from "../model/nftTable.js";
+import type { NftRule, NftChain, NftSet } from "../model/nftTable.js";
 import type { Link } from "../model/link.js";
 import type { KernelFeature } from "../model/desired.js";
 
@@ -21,6 +21,7 @@ export interface Part {
   rules: UnplacedRule[];
   routes: Route[];
   sysctls: Sysctl[];
+  sets: NftSet[];
   chains: NftChain[];
   nftRules: NftRule[];
   links: Link[];
@@ -32,7 +33,7 @@ export interface Part {
 
 /** A part with nothing in it. */
 export function emptyPart(): Part {
-  return { rules: [], routes: [], sysctls: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [] };
+  return { rules: [], routes: [], sysctls: [], sets: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [] };
 }
 
 /** The mangle priority of nftables (-150), where marks are set. */

@@ -65,7 +65,14 @@ export function nextPrime(n: number): number {
   return p;
 }
 
-/** The default size for N targets: the smallest prime >= 100 N (and >= 251). */
+/**
+ * The default size for N targets: the first prime after the power of two that
+ * holds 100 N entries (257, 521, 1031, 2053, 4099, ...). Sizes come in classes
+ * so that adding or removing a target rarely changes the size: a new size
+ * would reshuffle the whole table.
+ */
 export function defaultSize(targetCount: number): number {
-  return nextPrime(Math.max(251, 100 * targetCount));
+  let power = 256;
+  while (power < 100 * targetCount) power *= 2;
+  return nextPrime(power);
 }

@@ -7,6 +7,7 @@ import type { Route } from "./route.js";
 import type { Sysctl } from "./sysctl.js";
 import type { NftTable } from "./nftTable.js";
 import type { Link } from "./link.js";
+import type { BalancerInfo } from "./balancer.js";
 
 /** Kernel features a desired state depends on; apply probes them first. */
 export type KernelFeature = "vrf";
@@ -18,6 +19,8 @@ export interface Desired {
   nft: NftTable | null;
   links: Link[];
   requires: KernelFeature[];
+  /** load balancers' Maglev tables and targets (not kernel objects themselves: the nft table holds them) */
+  balancers?: BalancerInfo[];
 }
 
 /** A desired state with nothing in it: what `destroy` aims at. */

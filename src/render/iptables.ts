@@ -13,8 +13,11 @@ const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 export function renderIptables(desired: Desired): string {
   if (!desired.nft) return "# symroute sets no Netfilter marks for this config\n";
   const out: string[] = [];
+  // Maglev hashing (jhash into a verdict map) has no iptables form; only the uplink and service marks do
+  const rules = desired.nft.rules.filter((r) => r.chain === "prerouting" || r.chain === "output");
+  if (desired.balancers?.length) out.push("# load balancers hash flows with nft jhash maps, which iptables cannot express: load them with `render --format nft`");
   for (const family of [4, 6] as const) {
-    const lines = ruleLines(desired.nft.rules, family);
+    const lines = ruleLines(rules, family);
     if (lines === null) continue;
     out.push(`# ${family === 4 ? "iptables-restore --noflush" : "ip6tables-restore --noflush"}`);
     out.push("*mangle", ":SYMROUTE-PRE - [0:0]", ":SYMROUTE-OUT - [0:0]", "-A PREROUTING -j SYMROUTE-PRE", "-A OUTPUT -j SYMROUTE-OUT", ...lines, "COMMIT");

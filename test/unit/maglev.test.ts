@@ -54,9 +54,13 @@ describe("maglev", () => {
     for (const x of d) expect(x.moved).toBeGreaterThan(0.25);
   });
 
-  it("sizes default to a prime >= 100 N", () => {
-    expect(defaultSize(4)).toBe(401);
-    expect(defaultSize(100)).toBe(10007);
+  it("sizes default to a prime >= 100 N, in classes that survive adding or removing a target", () => {
+    expect(defaultSize(1)).toBe(257);
+    expect(defaultSize(3)).toBe(521);
+    expect(defaultSize(4)).toBe(521);
+    expect(defaultSize(5)).toBe(521);
+    expect(defaultSize(100)).toBe(16411);
+    for (let n = 1; n < 300; n++) expect(defaultSize(n)).toBeGreaterThanOrEqual(100 * n);
     expect(isPrime(9973)).toBe(true);
     expect(isPrime(9975)).toBe(false);
   });

@@ -1,0 +1,164 @@
+/**
+ * Seeds 002/003, kept in the kernel: a VIP's flows are classified by nft, each
+ * flow hashed with `jhash` (explicit seed) into the Maglev table, which jumps
+ * to the target's chain; that chain sets the target's mark, and `ip rule
+ * fwmark` sends the packet to the target's own table (`default via TARGET`).
+ * Replies from the VIPs leave by `from VIP lookup <egress table>`.
+ */
+import type { ResolvedConfig } from "../config/resolved.js";
+import type { LoadBalancer } from "../config/schema.js";
+import type { HostFacts } from "../model/facts.js";
+import type { NftRule } from "../model/nftTable.js";
+import type { BalancerInfo } from "../model/balancer.js";
+import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
+import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
+import { defaultSize, maglevTable } from "../maglev/table.js";
+import { stableTable } from "../maglev/stable.js";
+import { fnv1a32 } from "../maglev/hash.js";
+import { targetKey, type Allocation } from "./allocate.js";
+import { emptyPart, type Part } from "./parts.js";
+
+/** Where load balancers hook in: just after the uplinks' mangle chain, so the target's mark is the last word. */
+export const LB_PRIO = -140;
+
+const HASH_KEYS: Record<"ports" | "ping" | "error", Record<Family, HashField[]>> = {
+  ports: {
+    4: [{ protocol: "ip", field: "saddr" }, { protocol: "ip", field: "daddr" }, { protocol: "th", field: "sport" }, { protocol: "th", field: "dport" }],
+    6: [{ protocol: "ip6", field: "saddr" }, { protocol: "ip6", field: "daddr" }, { protocol: "th", field: "sport" }, { protocol: "th", field: "dport" }],
+  },
+  ping: {
+    4: [{ protocol: "ip", field: "saddr" }, { protocol: "ip", field: "daddr" }],
+    6: [{ protocol: "ip6", field: "saddr" }, { protocol: "ip6", field: "daddr" }],
+  },
+  // the packet quoted in an ICMP error is a reply (VIP to client): its destination,
+  // source and ports swapped give the original flow's key
+  error: {
+    4: [{ base: "th", offset: 192, len: 32 }, { base: "th", offset: 160, len: 32 }, { base: "th", offset: 240, len: 16 }, { base: "th", offset: 224, len: 16 }],
+    6: [{ base: "th", offset: 256, len: 128 }, { base: "th", offset: 128, len: 128 }, { base: "th", offset: 400, len: 16 }, { base: "th", offset: 384, len: 16 }],
+  },
+};
+
+const ICMP_ERRORS: Record<Family, string[]> = {
+  4: ["destination-unreachable", "time-exceeded"],
+  6: ["destination-unreachable", "packet-too-big", "time-exceeded"],
+};
+
+/** The seed of a balancer's jhash: from its name, so every frontend agrees. */
+export function balancerSeed(name: string): number {
+  return fnv1a32(`symroute-lb:${name}`);
+}
+
+/** Compiles every load balancer; `previous` holds the tables of the last apply (for `assignment: stable`). */
+export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, _facts: HostFacts, previous: Record<string, string[]>): Part & { balancers: BalancerInfo[] } {
+  const part = emptyPart();
+  const balancers: BalancerInfo[] = [];
+  const { config } = resolved;
+  if (config.loadBalancers.length === 0) return { ...part, balancers };
+  part.chains.push({ name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" });
+  part.nftRules.push({ chain: "lb_prerouting", statements: [{ json: { match: { op: "in", left: { ct: { key: "state" } }, right: "invalid" } }, text: "ct state invalid" }, counter()], comment: "uses conntrack: fragments are reassembled before hashing" });
+  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part)));
+  return { ...part, balancers };
+}
+
+function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previous: string[] | undefined, part: Part): BalancerInfo {
+  const targets = [...lb.targets].sort((a, b) => a.name.localeCompare(b.name));
+  const names = targets.map((t) => t.name);
+  const size = lb.maglev.size ?? defaultSize(Math.max(1, targets.length));
+  const seed = balancerSeed(lb.name);
+  const table = targets.length === 0 ? [] : lb.assignment === "stable" && previous?.length === size ? stableTable(previous, names, size) : maglevTable(names, size);
+  const chainOf = new Map(targets.map((t, i) => [t.name, `${prefix}_t${i}`]));
+  const families = new Set(lb.vips.map((v) => parseAddress(v)!.family));
+
+  for (const t of targets) {
+    const key = targetKey(lb.name, t.name);
+    const mark = alloc.targetMark.get(key)!;
+    const tableId = alloc.targetTable.get(key)!;
+    part.chains.push({ name: chainOf.get(t.name)! });
+    part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [setMetaMark(alloc.markMask, mark), counter()], comment: `${lb.name}: target ${t.name}` });
+    const why = `load balancer ${lb.name}: target ${t.name}`;
+    if (t.via) {
+      part.routes.push({ family: 4, table: tableId, dst: "default", gateway: t.via, dev: t.interface, why });
+      part.rules.push({ group: "fwmark", family: 4, table: tableId, fwmark: mark, fwmask: alloc.markMask, why });
+    }
+    if (t.via6) {
+      part.routes.push({ family: 6, table: tableId, dst: "default", gateway: canonicalAddress(t.via6), dev: t.interface, why });
+      part.rules.push({ group: "fwmark", family: 6, table: tableId, fwmark: mark, fwmask: alloc.markMask, why });
+    }
+    part.rpFilterOff.push(t.interface);
+  }
+
+  const entries = table.map((owner) => chainOf.get(owner)!);
+  for (const family of [4, 6] as const) {
+    if (!families.has(family)) continue;
+    const vipSet = `${prefix}_vip${family}`;
+    part.sets.push({ name: vipSet, type: family === 4 ? "ipv4_addr" : "ipv6_addr", elem: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress) });
+    if (entries.length > 0) {
+      for (const kind of ["ports", "ping", "error"] as const) {
+        part.chains.push({ name: `${prefix}_${kind}${family}` });
+        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashVmap(HASH_KEYS[kind][family], size, seed, entries)], comment: `${lb.name}: Maglev lookup` });
+      }
+      part.nftRules.push({ chain: "lb_prerouting", statements: [matchDaddrSet(family, vipSet), matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` });
+      for (const flow of [...lb.flows].sort((a, b) => a.priority - b.priority)) part.nftRules.push(...flowRules(lb, flow, family, vipSet, prefix));
+    }
+    part.nftRules.push({ chain: "lb_prerouting", statements: [matchDaddrSet(family, vipSet), counter(), drop()], comment: `${lb.name}: no flow matched` });
+    part.sysctls.push(family === 4 ? { key: "net/ipv4/ip_forward", value: "1", why: `load balancer ${lb.name} forwards` } : { key: "net/ipv6/conf/all/forwarding", value: "1", why: `load balancer ${lb.name} forwards` });
+  }
+
+  if (lb.egress) {
+    const egressTable = alloc.egressTable.get(lb.name)!;
+    const why = `load balancer ${lb.name}: replies from the VIPs`;
+    if (lb.egress.gateway) part.routes.push({ family: 4, table: egressTable, dst: "default", gateway: lb.egress.gateway, dev: lb.egress.interface, why });
+    if (lb.egress.gateway6) part.routes.push({ family: 6, table: egressTable, dst: "default", gateway: canonicalAddress(lb.egress.gateway6), dev: lb.egress.interface, why });
+    for (const vip of lb.vips) part.rules.push({ group: "source", family: parseAddress(vip)!.family, table: egressTable, src: canonicalAddress(vip), why });
+  }
+
+  return {
+    name: lb.name,
+    size,
+    seed,
+    assignment: lb.assignment,
+    vips: lb.vips.map(canonicalAddress),
+    targets: targets.map((t) => ({
+      name: t.name,
+      mark: alloc.targetMark.get(targetKey(lb.name, t.name))!,
+      table: alloc.targetTable.get(targetKey(lb.name, t.name))!,
+      chain: chainOf.get(t.name)!,
+      interface: t.interface,
+      ...(t.via ? { via: t.via } : {}),
+      ...(t.via6 ? { via6: canonicalAddress(t.via6) } : {}),
+    })),
+    flows: lb.flows.map((f) => f.name),
+    table,
+  };
+}
+
+/** The rules of one flow for one family: split into port protocols and ICMP, which hash differently. */
+function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family: Family, vipSet: string, prefix: string): NftRule[] {
+  const sources = flow.sources?.filter((s) => parsePrefix(s)!.family === family);
+  if (flow.sources && flow.sources.length > 0 && sources!.length === 0) return [];
+  const common = [matchDaddrSet(family, vipSet), ...(sources && sources.length > 0 ? [matchSaddr(family, sources)] : [])];
+  const out: NftRule[] = [];
+  const portProtocols = flow.protocols.filter((p) => p !== "icmp");
+  if (portProtocols.length > 0) {
+    out.push({
+      chain: "lb_prerouting",
+      statements: [
+        ...common,
+        matchL4proto(portProtocols),
+        ...(flow.destinationPorts?.length ? [matchPorts("dport", flow.destinationPorts)] : []),
+        ...(flow.sourcePorts?.length ? [matchPorts("sport", flow.sourcePorts)] : []),
+        counter(),
+        gotoChain(`${prefix}_ports${family}`),
+      ],
+      comment: `${lb.name}: flow ${flow.name}`,
+    });
+  }
+  if (flow.protocols.includes("icmp")) {
+    out.push({
+      chain: "lb_prerouting",
+      statements: [...common, matchL4proto([family === 4 ? "icmp" : "ipv6-icmp"]), counter(), gotoChain(`${prefix}_ping${family}`)],
+      comment: `${lb.name}: flow ${flow.name}`,
+    });
+  }
+  return out;
+}

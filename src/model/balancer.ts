@@ -1,0 +1,26 @@
+/**
+ * What symroute decided for one load balancer: its Maglev table, seed and
+ * targets with their marks and tables. Kept with the applied state (for
+ * `assignment: stable` and `lb show`) and used by the simulator.
+ */
+export interface BalancerTarget {
+  name: string;
+  mark: number;
+  table: number;
+  chain: string;
+  interface: string;
+  via?: string;
+  via6?: string;
+}
+
+export interface BalancerInfo {
+  name: string;
+  size: number;
+  seed: number;
+  assignment: "maglev" | "stable";
+  vips: string[];
+  targets: BalancerTarget[];
+  flows: string[];
+  /** owner (target name) of each entry */
+  table: string[];
+}
