@@ -10,6 +10,7 @@ import { registerReadCommands } from "./commands/plan.js";
 import { registerWriteCommands } from "./commands/apply.js";
 import { registerLabCommand } from "./commands/lab.js";
 import { registerMaglevCommand } from "./commands/maglev.js";
+import { registerLbCommand } from "./commands/lb.js";
 
 /** Builds the program (tests call it without exiting the process). */
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerWriteCommands(program);
   registerLabCommand(program);
   registerMaglevCommand(program);
+  registerLbCommand(program);
   program
     .command("schema")
     .description("JSON Schema of the config file, for editors")

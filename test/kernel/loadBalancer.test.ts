@@ -47,6 +47,17 @@ describe.skipIf(!isRoot)("load balancer in namespaces", () => {
     withinEven(counts, 400, 4);
   });
 
+  it("lb show and lb flows report the table, the targets and the kernel's counters", () => {
+    const show = JSON.parse(cli(["lb", "show", "stream-a", "--netns", fe(), "--json"]).stdout);
+    expect(show.size).toBe(521);
+    expect(show.targets.map((t: { name: string }) => t.name)).toEqual(names);
+    expect(show.targets.reduce((n: number, t: { entries: number }) => n + t.entries, 0)).toBe(521);
+    for (const t of show.targets) expect(t.packets).toBeGreaterThan(0);
+    const flows = JSON.parse(cli(["lb", "flows", "--netns", fe(), "--json"]).stdout);
+    expect(flows.find((f: { flow: string }) => f.flow === "tcp-4000").matches).toBeGreaterThanOrEqual(400);
+    expect(cli(["lb", "show", "nope", "--netns", fe()]).code).toBe(1);
+  });
+
   it("the same 5-tuple always reaches the same target", async () => {
     const again = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(again).toEqual(firstV4);
