@@ -10,7 +10,7 @@ import type { LoadBalancer } from "../config/schema.js";
 import type { HostFacts } from "../model/facts.js";
 import type { NftRule } from "../model/nftTable.js";
 import type { BalancerInfo } from "../model/balancer.js";
-import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
+import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchSaddrSet, notrack, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
 import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
 import { defaultSize, maglevTable } from "../maglev/table.js";
 import { stableTable } from "../maglev/stable.js";
@@ -18,8 +18,12 @@ import { fnv1a32 } from "../maglev/hash.js";
 import { targetKey, type Allocation } from "./allocate.js";
 import { emptyPart, type Part } from "./parts.js";
 
-/** Where load balancers hook in: just after the uplinks' mangle chain, so the target's mark is the last word. */
-export const LB_PRIO = -140;
+/**
+ * Where load balancers hook in: nft's `raw` priority, after defragmentation
+ * (-400) and before connection tracking (-200), so one chain both marks the
+ * packet and keeps conntrack out of the way.
+ */
+export const LB_PRIO = -300;
 
 const HASH_KEYS: Record<"ports" | "ping" | "error", Record<Family, HashField[]>> = {
   ports: {
@@ -55,8 +59,11 @@ export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation
   const { config } = resolved;
   if (config.loadBalancers.length === 0) return { ...part, balancers };
   part.chains.push({ name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" });
-  part.nftRules.push({ chain: "lb_prerouting", statements: [{ json: { match: { op: "in", left: { ct: { key: "state" } }, right: "invalid" } }, text: "ct state invalid" }, counter()], comment: "uses conntrack: fragments are reassembled before hashing" });
   config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part)));
+  // a ct expression is what makes the kernel track (and so defragment) in this namespace; notrack
+  // alone does not. In a chain nothing jumps to, it costs no packet anything.
+  part.chains.push({ name: "lb_defrag" });
+  part.nftRules.push({ chain: "lb_defrag", statements: [{ json: { match: { op: "in", left: { ct: { key: "state" } }, right: "untracked" } }, text: "ct state untracked" }], comment: "turns on defragmentation" });
   return { ...part, balancers };
 }
 
@@ -92,15 +99,32 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     if (!families.has(family)) continue;
     const vipSet = `${prefix}_vip${family}`;
     part.sets.push({ name: vipSet, type: family === 4 ? "ipv4_addr" : "ipv6_addr", elem: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress) });
+
+    const inChain = `${prefix}_in${family}`;
+    part.chains.push({ name: inChain });
+    // stateless: no connection tracking for the VIPs' traffic either way (defragmentation still runs first, at -400)
+    part.nftRules.push(
+      { chain: "lb_prerouting", statements: [matchDaddrSet(family, vipSet), notrack(), gotoChain(inChain)], comment: `${lb.name}: to a VIP` },
+      { chain: "lb_prerouting", statements: [matchSaddrSet(family, vipSet), notrack()], comment: `${lb.name}: replies from a VIP` },
+    );
     if (entries.length > 0) {
       for (const kind of ["ports", "ping", "error"] as const) {
         part.chains.push({ name: `${prefix}_${kind}${family}` });
         part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashVmap(HASH_KEYS[kind][family], size, seed, entries)], comment: `${lb.name}: Maglev lookup` });
       }
-      part.nftRules.push({ chain: "lb_prerouting", statements: [matchDaddrSet(family, vipSet), matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` });
-      for (const flow of [...lb.flows].sort((a, b) => a.priority - b.priority)) part.nftRules.push(...flowRules(lb, flow, family, vipSet, prefix));
+      // flows in priority order; ICMP errors ahead of the first ICMP flow (port flows never match them)
+      const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` };
+      let errorPlaced = false;
+      for (const rule of [...lb.flows].sort((a, b) => a.priority - b.priority).flatMap((flow) => flowRules(lb, flow, family, inChain, prefix))) {
+        if (!errorPlaced && rule.icmp) {
+          part.nftRules.push(errorRule);
+          errorPlaced = true;
+        }
+        part.nftRules.push(rule.rule);
+      }
+      if (!errorPlaced) part.nftRules.push(errorRule);
     }
-    part.nftRules.push({ chain: "lb_prerouting", statements: [matchDaddrSet(family, vipSet), counter(), drop()], comment: `${lb.name}: no flow matched` });
+    part.nftRules.push({ chain: inChain, statements: [counter(), drop()], comment: `${lb.name}: no flow matched` });
     part.sysctls.push(family === 4 ? { key: "net/ipv4/ip_forward", value: "1", why: `load balancer ${lb.name} forwards` } : { key: "net/ipv6/conf/all/forwarding", value: "1", why: `load balancer ${lb.name} forwards` });
   }
 
@@ -133,32 +157,26 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
 }
 
 /** The rules of one flow for one family: split into port protocols and ICMP, which hash differently. */
-function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family: Family, vipSet: string, prefix: string): NftRule[] {
+function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family: Family, chain: string, prefix: string): { rule: NftRule; icmp: boolean }[] {
   const sources = flow.sources?.filter((s) => parsePrefix(s)!.family === family);
   if (flow.sources && flow.sources.length > 0 && sources!.length === 0) return [];
-  const common = [matchDaddrSet(family, vipSet), ...(sources && sources.length > 0 ? [matchSaddr(family, sources)] : [])];
-  const out: NftRule[] = [];
+  const common = sources && sources.length > 0 ? [matchSaddr(family, sources)] : [];
+  const out: { rule: NftRule; icmp: boolean }[] = [];
   const portProtocols = flow.protocols.filter((p) => p !== "icmp");
   if (portProtocols.length > 0) {
-    out.push({
-      chain: "lb_prerouting",
-      statements: [
-        ...common,
-        matchL4proto(portProtocols),
-        ...(flow.destinationPorts?.length ? [matchPorts("dport", flow.destinationPorts)] : []),
-        ...(flow.sourcePorts?.length ? [matchPorts("sport", flow.sourcePorts)] : []),
-        counter(),
-        gotoChain(`${prefix}_ports${family}`),
-      ],
-      comment: `${lb.name}: flow ${flow.name}`,
-    });
+    const statements = [
+      ...common,
+      matchL4proto(portProtocols),
+      ...(flow.destinationPorts?.length ? [matchPorts("dport", flow.destinationPorts)] : []),
+      ...(flow.sourcePorts?.length ? [matchPorts("sport", flow.sourcePorts)] : []),
+      counter(),
+      gotoChain(`${prefix}_ports${family}`),
+    ];
+    out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: false });
   }
   if (flow.protocols.includes("icmp")) {
-    out.push({
-      chain: "lb_prerouting",
-      statements: [...common, matchL4proto([family === 4 ? "icmp" : "ipv6-icmp"]), counter(), gotoChain(`${prefix}_ping${family}`)],
-      comment: `${lb.name}: flow ${flow.name}`,
-    });
+    const statements = [...common, matchL4proto([family === 4 ? "icmp" : "ipv6-icmp"]), counter(), gotoChain(`${prefix}_ping${family}`)];
+    out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: true });
   }
   return out;
 }

@@ -97,6 +97,17 @@ export function matchDaddrSet(family: Family, set: string): NftStatement {
   return { json: { match: { op: "==", left: { payload: { protocol: proto, field: "daddr" } }, right: `@${set}` } }, text: `${proto} daddr @${set}` };
 }
 
+/** `ip saddr @set` / `ip6 saddr @set` */
+export function matchSaddrSet(family: Family, set: string): NftStatement {
+  const proto = family === 4 ? "ip" : "ip6";
+  return { json: { match: { op: "==", left: { payload: { protocol: proto, field: "saddr" } }, right: `@${set}` } }, text: `${proto} saddr @${set}` };
+}
+
+/** `notrack`: no connection tracking for the packet. */
+export function notrack(): NftStatement {
+  return { json: { notrack: null }, text: "notrack" };
+}
+
 /** `meta l4proto tcp` or `meta l4proto { tcp, udp }` */
 export function matchL4proto(protocols: string[]): NftStatement {
   const right = protocols.length === 1 ? protocols[0] : { set: [...protocols] };
