@@ -10,7 +10,7 @@ import type { LoadBalancer } from "../config/schema.js";
 import type { HostFacts } from "../model/facts.js";
 import type { NftRule } from "../model/nftTable.js";
 import type { BalancerInfo } from "../model/balancer.js";
-import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchSaddrSet, notrack, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
+import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchSaddrSet, notrack, setSaddr, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
 import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
 import { defaultSize, maglevTable } from "../maglev/table.js";
 import { stableTable } from "../maglev/stable.js";
@@ -58,7 +58,10 @@ export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation
   const balancers: BalancerInfo[] = [];
   const { config } = resolved;
   if (config.loadBalancers.length === 0) return { ...part, balancers };
-  part.chains.push({ name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" });
+  part.chains.push(
+    { name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" },
+    { name: "lb_output", type: "filter", hook: "output", prio: LB_PRIO, policy: "accept" },
+  );
   config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part)));
   // a ct expression is what makes the kernel track (and so defragment) in this namespace; notrack
   // alone does not. In a chain nothing jumps to, it costs no packet anything.
@@ -100,6 +103,10 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     const vipSet = `${prefix}_vip${family}`;
     part.sets.push({ name: vipSet, type: family === 4 ? "ipv4_addr" : "ipv6_addr", elem: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress) });
 
+    // ICMP errors the frontend itself sends about a packet to a VIP (too big for a conduit,
+    // TTL run out) speak for the VIP: the client only knows that address
+    for (const vip of lb.vips.filter((v) => parseAddress(v)!.family === family))
+      part.nftRules.push({ chain: "lb_output", statements: [...localErrorAbout(family, vip), setSaddr(family, vip)], comment: `${lb.name}: local ICMP errors from the VIP` });
     const inChain = `${prefix}_in${family}`;
     part.chains.push({ name: inChain });
     // stateless: no connection tracking for the VIPs' traffic either way (defragmentation still runs first, at -400)
@@ -154,6 +161,15 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     flows: lb.flows.map((f) => f.name),
     table,
   };
+}
+
+/** Matches an ICMP error whose quoted packet was addressed to `vip`. */
+function localErrorAbout(family: Family, vip: string) {
+  const addr = parseAddress(vip)!;
+  const offset = family === 4 ? 192 : 256;
+  const len = family === 4 ? 32 : 128;
+  const raw = { json: { match: { op: "==", left: { payload: { base: "th", offset, len } }, right: `0x${addr.value.toString(16).padStart(len / 4, "0")}` } }, text: `@th,${offset},${len} 0x${addr.value.toString(16).padStart(len / 4, "0")}` };
+  return [matchIcmpType(family, ICMP_ERRORS[family]), raw];
 }
 
 /** The rules of one flow for one family: split into port protocols and ICMP, which hash differently. */

@@ -103,6 +103,12 @@ export function matchSaddrSet(family: Family, set: string): NftStatement {
   return { json: { match: { op: "==", left: { payload: { protocol: proto, field: "saddr" } }, right: `@${set}` } }, text: `${proto} saddr @${set}` };
 }
 
+/** `ip saddr set ADDR` / `ip6 saddr set ADDR` (checksums follow). */
+export function setSaddr(family: Family, address: string): NftStatement {
+  const proto = family === 4 ? "ip" : "ip6";
+  return { json: { mangle: { key: { payload: { protocol: proto, field: "saddr" } }, value: address } }, text: `${proto} saddr set ${address}` };
+}
+
 /** `notrack`: no connection tracking for the packet. */
 export function notrack(): NftStatement {
   return { json: { notrack: null }, text: "notrack" };

@@ -115,6 +115,21 @@ describe.skipIf(!isRoot)("load balancer in namespaces", () => {
     expect(v6.every((r) => r !== null && /^target-[a-d] 20009$/.test(r)), JSON.stringify(v6)).toBe(true);
   });
 
+  it("ICMP errors the frontend itself sends toward clients carry the VIP as source", async () => {
+    expect(cli(["apply", examplePath("load-balancer.yaml"), "--netns", fe()]).code).toBe(0);
+    // the frontend needs a way back to the client that does not start from a VIP
+    await lab.route("fe", "198.51.100.0/24", "via", "169.254.100.150");
+    await lab.route("fe", "2001:db8:100::/64", "via", "100:100::150");
+    for (const c of ["conduit-a", "conduit-b"]) await lab.exec("fe", ["ip", "link", "set", c, "mtu", "1300"]);
+    const v4 = await lab.exec("tg", ["ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", LB.vip4], undefined, true);
+    const v6 = await lab.exec("tg", ["ping", "-6", "-c", "1", "-W", "2", "-M", "do", "-s", "1400", LB.vip6], undefined, true);
+    for (const c of ["conduit-a", "conduit-b"]) await lab.exec("fe", ["ip", "link", "set", c, "mtu", "1500"]);
+    await lab.exec("fe", ["ip", "route", "del", "198.51.100.0/24"]);
+    await lab.exec("fe", ["ip", "-6", "route", "del", "2001:db8:100::/64"]);
+    expect(v4.stdout).toMatch(/From 20\.0\.0\.1 icmp_seq=1 Frag needed and DF set \(mtu = 1300\)/);
+    expect(v6.stdout).toMatch(/From 2000::1 icmp_seq=1 Packet too big: mtu=1300/);
+  });
+
   it("removing a target moves its connections and few others (maglev); none others with assignment: stable", async () => {
     expect(cli(["apply", examplePath("load-balancer.yaml"), "--netns", fe()]).code).toBe(0);
     const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
