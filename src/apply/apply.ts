@@ -14,6 +14,7 @@ import { rollback } from "./rollback.js";
 import type { Snapshot } from "./snapshot.js";
 import type { LiveState } from "../plan/live.js";
 import { SYMROUTE_PROTO } from "../model/ownership.js";
+import { extraKey, type Extra } from "../model/extra.js";
 
 /** apply was refused before touching the kernel (exit 1). */
 export class RefusedError extends Error {
@@ -54,7 +55,7 @@ function sysctlKeys(desired: Desired, state: StateFile): string[] {
 export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange, prefetched?: Promise<LiveObjects>): Promise<{ plan: Plan; live: LiveState }> {
   const state = readState(runner.netns);
   const live = await readLive(runner, sysctlKeys(desired, state), prefetched);
-  const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [] });
+  const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [], ownedExtras: state.ownedExtras ?? [] });
   return { plan, live };
 }
 
@@ -82,7 +83,10 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     nft: live.nft,
     sysctls: Object.fromEntries(touched.filter((k) => live.sysctls[k] !== undefined).map((k) => [k, live.sysctls[k]])),
     createdLinks: plan.links.add.map((l) => l.ifname),
-    applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive } : null,
+    applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive, nftArpDesired: state.applied.nftArpDesired ?? null, nftArpLive: state.applied.nftArpLive ?? null } : null,
+    nftArp: live.nftArp ?? null,
+    addedExtras: plan.extras.add,
+    removedExtras: plan.extras.remove,
   };
   const originals = { ...state.sysctlOriginals };
   for (const s of plan.sysctls) if (!s.restore && originals[s.key] === undefined && s.from !== undefined) originals[s.key] = s.from;
@@ -92,11 +96,16 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     await executePlan(runner, plan, req.hooks);
     const finalOriginals = { ...originals };
     for (const s of plan.sysctls) if (s.restore) delete finalOriginals[s.key];
-    const nftLive = await verify(runner, desired, req.priorities, finalOriginals);
+    const wanted = new Set((desired.extras ?? []).map(extraKey));
+    const ownedExtras = [...(state.ownedExtras ?? []).filter((e) => wanted.has(extraKey(e))), ...plan.extras.add];
+    const { nftLive, nftArpLive } = await verify(runner, desired, req.priorities, finalOriginals, ownedExtras);
     writeState(
       {
         ...state,
-        applied: req.destroying ? null : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, at: new Date().toISOString(), ...(req.file ? { file: req.file } : {}) },
+        ownedExtras,
+        applied: req.destroying
+          ? null
+          : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, at: new Date().toISOString(), ...(req.file ? { file: req.file } : {}) },
         sysctlOriginals: finalOriginals,
         journal: null,
       },
@@ -116,11 +125,14 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
 }
 
 /** Reads back and re-plans; anything left to do means the kernel did not take the change. */
-async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>): Promise<string | null> {
+async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>, ownedExtras: Extra[]): Promise<{ nftLive: string | null; nftArpLive: string | null }> {
   const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)]);
   const nftLive = live.nft ? JSON.stringify(live.nft) : null;
-  if (desired.nft && !live.nft) throw new Error("verify: nft table symroute missing after apply");
-  const again = makePlan({ desired, live, applied: { nftDesired: nftDesiredText(desired.nft), nftLive }, sysctlOriginals: originals, priorities });
+  const nftArpLive = live.nftArp ? JSON.stringify(live.nftArp) : null;
+  if (desired.nft && !live.nft) throw new Error("verify: nft table inet symroute missing after apply");
+  if (desired.nftArp && !live.nftArp) throw new Error("verify: nft table arp symroute missing after apply");
+  const applied = { nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive };
+  const again = makePlan({ desired, live, applied, sysctlOriginals: originals, priorities, ownedExtras });
   if (!isEmptyPlan(again)) {
     const left = [
       ...again.rules.add.map(() => "rule missing"),
@@ -128,9 +140,11 @@ async function verify(runner: Runner, desired: Desired, priorities: IdRange, ori
       ...again.routes.add.map((r) => `route missing: ${r.dst} table ${r.table}`),
       ...again.routes.change.map((c) => `route differs: ${c.to.dst} table ${c.to.table}`),
       ...again.routes.remove.map((r) => `route left over: ${r.dst} table ${r.table}`),
+      ...again.extras.add.map((e) => `missing: ${extraKey(e)}`),
+      ...again.extras.remove.map((e) => `left over: ${extraKey(e)}`),
       ...again.sysctls.map((s) => `sysctl ${s.key} is ${s.from}, wanted ${s.to}`),
     ];
     throw new Error(`verify: kernel does not match after apply: ${left.join("; ")}`);
   }
-  return nftLive;
+  return { nftLive, nftArpLive };
 }

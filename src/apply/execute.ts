@@ -10,28 +10,35 @@ import { runNftTransaction } from "../kernel/nft.js";
 import { runIpBatch, type BatchLine } from "../kernel/ipWrite.js";
 import { routeWords, ruleWords } from "../model/ipWords.js";
 import { linkCreateCommands, linkDeleteCommands } from "../model/linkWords.js";
+import { extraWords } from "../model/extra.js";
 import { writeSysctls } from "../kernel/sysctl.js";
 import { NFT_TABLE } from "../compile/index.js";
 
 /** The ip batch lines of a plan for one family, in the order they must run. */
 export function batchLines(plan: Plan, family: 4 | 6): BatchLine[] {
   const lines: BatchLine[] = [];
+  for (const e of plan.extras.add) if (e.family === family) lines.push(extraWords(e, "add"));
   for (const r of plan.routes.add) if (r.family === family) lines.push(["route", "add", ...routeWords(r)]);
   for (const c of plan.routes.change) if (c.to.family === family) lines.push(["route", "replace", ...routeWords(c.to)]);
   for (const r of plan.rules.add) if (r.family === family) lines.push(["rule", "add", ...ruleWords(r)]);
   for (const r of plan.rules.remove) if (r.family === family) lines.push(["rule", "del", ...ruleWords(r)]);
   for (const r of plan.routes.remove) if (r.family === family) lines.push(["route", "del", ...routeWords(r)]);
+  for (const e of plan.extras.remove) if (e.family === family) lines.push(extraWords(e, "del"));
   return lines;
 }
 
-/** The nft commands of a plan (empty when the table stays). */
+/** The nft commands of a plan, both tables in one transaction (empty when both stay). */
 export function nftCommands(plan: Plan): Record<string, unknown>[] {
-  switch (plan.nft.action) {
+  return [...tableChange(plan.nft, "inet"), ...tableChange(plan.nftArp, "arp")];
+}
+
+function tableChange(change: Plan["nft"], family: "inet" | "arp"): Record<string, unknown>[] {
+  switch (change.action) {
     case "create":
     case "replace":
-      return replaceTableCommands(plan.nft.table!);
+      return replaceTableCommands(change.table!);
     case "delete":
-      return deleteTableCommands("inet", NFT_TABLE);
+      return deleteTableCommands(family, NFT_TABLE);
     case "none":
       return [];
   }

@@ -5,12 +5,18 @@
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
 import type { AppliedRecord } from "../plan/live.js";
+import type { Extra } from "../model/extra.js";
 
 export interface Snapshot {
   rules: RoutingRule[];
   routes: Route[];
   /** symroute's nft table as listed, null when there was none */
   nft: Record<string, Record<string, unknown>>[] | null;
+  /** symroute's arp table as listed, null when there was none */
+  nftArp?: Record<string, Record<string, unknown>>[] | null;
+  /** addresses and proxies the change adds (deleted on rollback) and removes (added back) */
+  addedExtras?: Extra[];
+  removedExtras?: Extra[];
   /** values of every sysctl the change touches, as they were */
   sysctls: Record<string, string>;
   /** links this change creates: deleted again on rollback */

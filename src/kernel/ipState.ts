@@ -6,6 +6,7 @@ import type { Runner } from "./runner.js";
 import type { Tagged } from "../plan/live.js";
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
+import { canonicalAddress } from "../net/ip.js";
 import { ruleFromJson, routeFromJson, type JsonRoute, type JsonRule, isRouteTypeKnown } from "./ipRead.js";
 
 /** What `ip` shows of the kernel. */
@@ -14,6 +15,8 @@ export interface IpState {
   routes: Tagged<Route>[];
   /** every interface, with its addresses as CIDR text */
   links: Record<string, { addresses: string[] }>;
+  /** IPv6 neighbour proxy entries */
+  proxies: { dst: string; dev: string }[];
 }
 
 interface JsonAddr {
@@ -33,12 +36,12 @@ function arrays(stdout: string): unknown[][] {
 export async function readIpState(runner: Runner): Promise<IpState> {
   const [v4, v6] = await Promise.all([
     runner.run(["ip", "-4", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\nlink show\naddr show\n" }),
-    runner.run(["ip", "-6", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\n" }),
+    runner.run(["ip", "-6", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\nneigh show proxy\n" }),
   ]);
   const [rules4, routes4, links, addrs4] = arrays(v4.stdout);
-  const [rules6, routes6, addrs6] = arrays(v6.stdout);
-  if (!rules4 || !routes4 || !links || !addrs4 || !rules6 || !routes6 || !addrs6) throw new Error("ip -batch printed fewer results than asked for");
-  const state: IpState = { rules: [], routes: [], links: {} };
+  const [rules6, routes6, addrs6, proxies6] = arrays(v6.stdout);
+  if (!rules4 || !routes4 || !links || !addrs4 || !rules6 || !routes6 || !addrs6 || !proxies6) throw new Error("ip -batch printed fewer results than asked for");
+  const state: IpState = { rules: [], routes: [], links: {}, proxies: (proxies6 as { dst: string; dev: string }[]).map((p) => ({ dst: canonicalAddress(p.dst), dev: p.dev })) };
   for (const [rows, family] of [[rules4, 4], [rules6, 6]] as const)
     for (const row of rows as JsonRule[]) state.rules.push({ value: ruleFromJson(row, family), protocol: Number(row.protocol ?? 0) });
   for (const [rows, family] of [[routes4, 4], [routes6, 6]] as const)

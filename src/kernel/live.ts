@@ -8,14 +8,28 @@ import { readNftTable } from "./nft.js";
 import { readSysctls } from "./sysctl.js";
 import { readIpState, type IpState } from "./ipState.js";
 import { NFT_TABLE } from "../compile/index.js";
+import type { Extra } from "../model/extra.js";
+import { formatAddress, parsePrefix } from "../net/ip.js";
 
 /** Everything but sysctls, whose keys depend on the compiled config. */
 export type LiveObjects = Omit<LiveState, "sysctls">;
 
 /** Reads rules, routes, symroute's nft table and interface names (reusing an ip read under way). */
 export async function readLiveObjects(runner: Runner, ip?: Promise<IpState>): Promise<LiveObjects> {
-  const [state, nft] = await Promise.all([ip ?? readIpState(runner), readNftTable(runner, "inet", NFT_TABLE)]);
-  return { rules: state.rules, routes: state.routes, nft, interfaces: Object.keys(state.links) };
+  const [state, nft, nftArp] = await Promise.all([ip ?? readIpState(runner), readNftTable(runner, "inet", NFT_TABLE), readNftTable(runner, "arp", NFT_TABLE)]);
+  return { rules: state.rules, routes: state.routes, nft, nftArp, extras: extrasOf(state), interfaces: Object.keys(state.links) };
+}
+
+/** Addresses and proxies as Extra objects, to compare with desired ones. */
+function extrasOf(state: IpState): Extra[] {
+  const out: Extra[] = [];
+  for (const [dev, { addresses }] of Object.entries(state.links))
+    for (const a of addresses) {
+      const p = parsePrefix(a);
+      if (p) out.push({ kind: "addr", family: p.family, dev, address: `${formatAddress(p)}/${p.length}` });
+    }
+  for (const p of state.proxies) out.push({ kind: "neighProxy", family: 6, dev: p.dev, address: p.dst });
+  return out;
 }
 
 /** Reads the objects (or takes ones already being read) and the given sysctls. */

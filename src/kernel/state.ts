@@ -8,10 +8,13 @@ import { join } from "node:path";
 import type { AppliedRecord } from "../plan/live.js";
 import type { Snapshot } from "../apply/snapshot.js";
 import type { Desired } from "../model/desired.js";
+import type { Extra } from "../model/extra.js";
 
 export interface StateFile {
   version: 1;
   applied: (AppliedRecord & { desired: Desired; file?: string; at: string }) | null;
+  /** addresses and neighbour proxies symroute added (it owns only those) */
+  ownedExtras?: Extra[];
   /** the value each sysctl had before symroute first changed it */
   sysctlOriginals: Record<string, string>;
   /** set while an apply runs; a leftover means the last one was cut short */

@@ -23,6 +23,8 @@ function antiSpoof(family: "ip" | "ip6", customer: string, len: number) {
         expr: [
           { match: { op: "==", left: { meta: { key: "iifname" } }, right: "tohost" } },
           { match: { op: "!=", left: { payload: { protocol: family, field: "saddr" } }, right: { prefix: { addr: customer, len } } } },
+          // neighbour discovery speaks from link-local addresses: not spoofing
+          ...(family === "ip6" ? [{ match: { op: "!=", left: { payload: { protocol: family, field: "saddr" } }, right: { prefix: { addr: "fe80::", len: 10 } } } }] : []),
           { counter: null },
           { drop: null },
         ],

@@ -8,6 +8,7 @@ import type { Sysctl } from "./sysctl.js";
 import type { NftTable } from "./nftTable.js";
 import type { Link } from "./link.js";
 import type { BalancerInfo } from "./balancer.js";
+import type { Extra } from "./extra.js";
 
 /** Kernel features a desired state depends on; apply probes them first. */
 export type KernelFeature = "vrf";
@@ -17,6 +18,10 @@ export interface Desired {
   routes: Route[];
   sysctls: Sysctl[];
   nft: NftTable | null;
+  /** the `arp symroute` table (ARP source rewriting), null when not needed */
+  nftArp?: NftTable | null;
+  /** addresses and neighbour proxies (owned only when symroute added them) */
+  extras?: Extra[];
   links: Link[];
   requires: KernelFeature[];
   /** load balancers' Maglev tables and targets (not kernel objects themselves: the nft table holds them) */

@@ -6,6 +6,7 @@ import type { Plan } from "./plan.js";
 import { ruleKey } from "../model/rule.js";
 import { routeKey } from "../model/route.js";
 import { isEmptyPlan } from "./plan.js";
+import { extraKey } from "../model/extra.js";
 
 /** Text of a plan. */
 export function formatPlan(plan: Plan): string {
@@ -15,6 +16,12 @@ export function formatPlan(plan: Plan): string {
     const sign = plan.nft.action === "delete" ? "-" : plan.nft.action === "create" ? "+" : "~";
     lines.push(`${sign} nft table inet symroute${plan.nft.reason ? ` (${plan.nft.reason})` : ""}`);
   }
+  if (plan.nftArp.action !== "none") {
+    const sign = plan.nftArp.action === "delete" ? "-" : plan.nftArp.action === "create" ? "+" : "~";
+    lines.push(`${sign} nft table arp symroute${plan.nftArp.reason ? ` (${plan.nftArp.reason})` : ""}`);
+  }
+  for (const e of plan.extras.add) lines.push(`+ ${extraKey(e)}${why(e.why)}`);
+  for (const e of plan.extras.remove) lines.push(`- ${extraKey(e)}`);
   for (const r of plan.routes.add) lines.push(`+ route ${routeKey(r)}${why(r.why)}`);
   for (const c of plan.routes.change) lines.push(`~ route ${routeKey(c.from)}\n    => ${routeKey(c.to)}${why(c.to.why)}`);
   for (const r of plan.routes.remove) lines.push(`- route ${routeKey(r)}`);
@@ -28,8 +35,8 @@ export function formatPlan(plan: Plan): string {
 
 /** Counts for a one-line summary. */
 export function planSummary(plan: Plan): string {
-  const add = plan.rules.add.length + plan.routes.add.length + (plan.nft.action === "create" ? 1 : 0);
-  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" ? 1 : 0);
-  const remove = plan.rules.remove.length + plan.routes.remove.length + (plan.nft.action === "delete" ? 1 : 0);
+  const add = plan.rules.add.length + plan.routes.add.length + plan.extras.add.length + (plan.nft.action === "create" ? 1 : 0) + (plan.nftArp.action === "create" ? 1 : 0);
+  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" ? 1 : 0) + (plan.nftArp.action === "replace" ? 1 : 0);
+  const remove = plan.rules.remove.length + plan.routes.remove.length + plan.extras.remove.length + (plan.nft.action === "delete" ? 1 : 0) + (plan.nftArp.action === "delete" ? 1 : 0);
   return `${add} to add, ${change} to change, ${remove} to remove, ${plan.conflicts.length} conflicts`;
 }

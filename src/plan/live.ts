@@ -15,6 +15,10 @@ export interface LiveState {
   routes: Tagged<Route>[];
   /** symroute's nft table as listed (handles stripped), null when absent */
   nft: Record<string, Record<string, unknown>>[] | null;
+  /** symroute's arp table as listed, null when absent */
+  nftArp?: Record<string, Record<string, unknown>>[] | null;
+  /** addresses and IPv6 neighbour proxies present */
+  extras?: import("../model/extra.js").Extra[];
   /** current values of the sysctls the plan looks at */
   sysctls: Record<string, string>;
   /** interfaces present */
@@ -27,4 +31,7 @@ export interface AppliedRecord {
   nftDesired: string | null;
   /** the table as listed right after that apply, to notice drift */
   nftLive: string | null;
+  /** the same two for the arp table */
+  nftArpDesired?: string | null;
+  nftArpLive?: string | null;
 }

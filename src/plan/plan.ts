@@ -5,6 +5,7 @@
  */
 import type { Desired } from "../model/desired.js";
 import type { Link } from "../model/link.js";
+import { extraKey, type Extra } from "../model/extra.js";
 import type { RoutingRule } from "../model/rule.js";
 import { ruleKey } from "../model/rule.js";
 import type { Route } from "../model/route.js";
@@ -31,6 +32,10 @@ export interface Plan {
   rules: { add: RoutingRule[]; remove: RoutingRule[] };
   routes: { add: Route[]; remove: Route[]; change: { from: Route; to: Route }[] };
   nft: { action: NftAction; table: NftTable | null; reason?: string };
+  /** the `arp symroute` table, planned the same way */
+  nftArp: { action: NftAction; table: NftTable | null; reason?: string };
+  /** addresses and neighbour proxies: added, and removed where symroute had added them */
+  extras: { add: Extra[]; remove: Extra[] };
   /** links symroute creates (vrf strategy): made before routes, removed after */
   links: { add: Link[]; remove: Link[] };
   sysctls: SysctlChange[];
@@ -44,6 +49,8 @@ export interface PlanInput {
   /** originals of sysctls symroute changed earlier: restored when no longer desired */
   sysctlOriginals: Record<string, string>;
   priorities: IdRange;
+  /** extras symroute added earlier (and so owns) */
+  ownedExtras?: Extra[];
   /** links the last apply created, removed when no longer desired */
   previousLinks?: Link[];
   proto?: number;
@@ -58,6 +65,9 @@ export function isEmptyPlan(plan: Plan): boolean {
     plan.routes.remove.length === 0 &&
     plan.routes.change.length === 0 &&
     plan.nft.action === "none" &&
+    plan.nftArp.action === "none" &&
+    plan.extras.add.length === 0 &&
+    plan.extras.remove.length === 0 &&
     plan.links.add.length === 0 &&
     plan.links.remove.length === 0 &&
     plan.sysctls.length === 0
@@ -109,7 +119,14 @@ export function makePlan(input: PlanInput): Plan {
     else if (desiredSlotSet.has(routeSlot(f))) conflicts.push(`foreign route in the place of one symroute adds: ${routeKey(f)}`);
   }
 
-  const nft = planNft(desired.nft, live.nft, input.applied);
+  const nft = planNft(desired.nft, live.nft, input.applied?.nftDesired ?? null, input.applied?.nftLive ?? null, input.applied !== null);
+  const nftArp = planNft(desired.nftArp ?? null, live.nftArp ?? null, input.applied?.nftArpDesired ?? null, input.applied?.nftArpLive ?? null, input.applied !== null);
+  const liveExtras = new Set((live.extras ?? []).map(extraKey));
+  const wantExtras = new Set((desired.extras ?? []).map(extraKey));
+  const extras = {
+    add: (desired.extras ?? []).filter((e) => !liveExtras.has(extraKey(e))),
+    remove: (input.ownedExtras ?? []).filter((e) => !wantExtras.has(extraKey(e)) && liveExtras.has(extraKey(e))),
+  };
 
   const sysctls: SysctlChange[] = [];
   const desiredKeys = new Set<string>();
@@ -130,15 +147,15 @@ export function makePlan(input: PlanInput): Plan {
     add: desired.links.filter((l) => !present.has(l.ifname)),
     remove: (input.previousLinks ?? []).filter((l) => !wanted.has(l.ifname) && present.has(l.ifname)),
   };
-  return { rules, routes, nft, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
+  return { rules, routes, nft, nftArp, extras, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
 }
 
-function planNft(want: NftTable | null, live: LiveState["nft"], applied: AppliedRecord | null): Plan["nft"] {
+function planNft(want: NftTable | null, live: LiveState["nft"], appliedDesired: string | null, appliedLive: string | null, known: boolean): Plan["nft"] {
   if (!want) return live ? { action: "delete", table: null } : { action: "none", table: null };
   if (!live) return { action: "create", table: want };
   const wantText = nftDesiredText(want);
-  if (!applied || applied.nftDesired !== wantText) return { action: "replace", table: want, reason: "rules differ" };
-  if (applied.nftLive !== JSON.stringify(live)) return { action: "replace", table: want, reason: "table changed outside symroute" };
+  if (!known || appliedDesired !== wantText) return { action: "replace", table: want, reason: "rules differ" };
+  if (appliedLive !== JSON.stringify(live)) return { action: "replace", table: want, reason: "table changed outside symroute" };
   return { action: "none", table: null };
 }
 

@@ -12,6 +12,8 @@ export function liveAfterApply(desired: Desired, extra: Partial<LiveState> = {})
     rules: [...desired.rules.map((value) => ({ value, protocol: SYMROUTE_PROTO })), ...(extra.rules ?? [])],
     routes: [...desired.routes.map((value) => ({ value, protocol: SYMROUTE_PROTO })), ...(extra.routes ?? [])],
     nft: desired.nft ? [{ table: { family: "inet", name: "symroute" } }] : null,
+    nftArp: desired.nftArp ? [{ table: { family: "arp", name: "symroute" } }] : null,
+    extras: [...(desired.extras ?? [])],
     sysctls: Object.fromEntries(desired.sysctls.map((s) => [s.key, s.value])),
     interfaces: desired.links.map((l) => l.ifname).concat(extra.interfaces ?? []),
   };
