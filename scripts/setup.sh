@@ -15,6 +15,9 @@ have sysctl || need+=(procps)
 have ping || need+=(iputils-ping)
 have iptables || need+=(iptables)
 have tcpdump || need+=(tcpdump)
+have arping || need+=(iputils-arping)
+have ethtool || need+=(ethtool)
+have iperf || need+=(iperf)
 have timeout || need+=(coreutils)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "setup: missing ${need[*]}; run as root to install them" >&2; exit 1; fi

@@ -9,6 +9,7 @@ import { makePlan, isEmptyPlan, nftDesiredText, type Plan } from "../plan/plan.j
 import { readLive, type LiveObjects } from "../kernel/live.js";
 import { readState, writeState, type StateFile } from "../kernel/state.js";
 import { probeFeature } from "../kernel/features.js";
+import { announce } from "../kernel/announce.js";
 import { executePlan, type ExecuteHooks } from "./execute.js";
 import { rollback } from "./rollback.js";
 import type { Snapshot } from "./snapshot.js";
@@ -111,6 +112,9 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
       },
       netns,
     );
+    // instances whose route is new here: tell the network at once (best effort, after the change holds)
+    const fresh = (desired.announce ?? []).filter((a) => plan.routes.add.some((r) => `${r.table} ${r.dst} ${r.dev}` === a.route));
+    await announce(runner, fresh).catch(() => []);
     return { plan, changed: true, snapshot };
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);

@@ -19,6 +19,8 @@ export interface Allocation {
   targetMark: Map<string, number>;
   /** load balancer name to its egress table */
   egressTable: Map<string, number>;
+  /** routed network name to its table */
+  networkTable: Map<string, number>;
   markMask: number;
 }
 
@@ -53,6 +55,9 @@ export function allocate(resolved: ResolvedConfig): Allocation {
     for (const t of [...lb.targets].sort((a, b) => a.name.localeCompare(b.name))) targetTable.set(targetKey(lb.name, t.name), nextTable());
   }
 
+  const networkTable = new Map<string, number>();
+  for (const rn of config.routedNetworks) networkTable.set(rn.name, rn.table ?? nextTable());
+
   const shift = lowestBit(resolved.markMask);
   let markIndex = 0;
   const nextMark = () => (((++markIndex) << shift) >>> 0);
@@ -61,7 +66,7 @@ export function allocate(resolved: ResolvedConfig): Allocation {
   const targetMark = new Map<string, number>();
   for (const lb of config.loadBalancers)
     for (const t of [...lb.targets].sort((a, b) => a.name.localeCompare(b.name))) targetMark.set(targetKey(lb.name, t.name), nextMark());
-  return { uplinkTable, uplinkMark, vrfTables, targetTable, targetMark, egressTable, markMask: resolved.markMask };
+  return { uplinkTable, uplinkMark, vrfTables, targetTable, targetMark, egressTable, networkTable, markMask: resolved.markMask };
 }
 
 /** The key of a load balancer's target in the allocation maps. */

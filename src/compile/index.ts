@@ -13,6 +13,8 @@ import { compileUplinks } from "./uplinks.js";
 import { compileServices } from "./services.js";
 import { rpFilterOff } from "./rpFilter.js";
 import { compileLoadBalancers } from "./loadBalancers.js";
+import { compileRoutedNetworks } from "./routedNetworks.js";
+import { extraKey } from "../model/extra.js";
 
 /** The name of symroute's nftables table in the inet family. */
 export const NFT_TABLE = "symroute";
@@ -28,7 +30,7 @@ export interface Compiled {
 export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}): Compiled {
   const allocation = allocate(resolved);
   const lbPart = compileLoadBalancers(resolved, allocation, facts, previousTables);
-  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart];
+  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));
   const rules: RoutingRule[] = assignPriorities(
@@ -38,6 +40,12 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTabl
   const chains = mergeChains(parts);
   const nft: NftTable | null =
     chains.length > 0 ? { family: "inet", name: NFT_TABLE, sets: parts.flatMap((p) => p.sets), chains, rules: parts.flatMap((p) => p.nftRules) } : null;
+  const arpRules = parts.flatMap((p) => p.arpRules);
+  const nftArp: NftTable | null = arpRules.length
+    ? { family: "arp", name: NFT_TABLE, chains: [{ name: "output", type: "filter", hook: "output", prio: 0, policy: "accept" }], rules: arpRules }
+    : null;
+  const extras = dedupeBy(parts.flatMap((p) => p.extras), extraKey);
+  const announce = parts.flatMap((p) => p.announce);
   const { zeros, lowering } = rpFilterOff(parts.flatMap((p) => p.rpFilterOff), facts);
   const sysctls = dedupeSysctls([...zeros, ...parts.flatMap((p) => p.sysctls), ...lowering]);
   return {
@@ -49,10 +57,18 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTabl
       links: parts.flatMap((p) => p.links),
       requires: [...new Set(parts.flatMap((p) => p.requires))],
       ...(lbPart.balancers.length ? { balancers: lbPart.balancers } : {}),
+      ...(nftArp ? { nftArp } : {}),
+      ...(extras.length ? { extras } : {}),
+      ...(announce.length ? { announce } : {}),
     },
     allocation,
     warnings: parts.flatMap((p) => p.warnings),
   };
+}
+
+function dedupeBy<T>(list: T[], key: (t: T) => string): T[] {
+  const seen = new Set<string>();
+  return list.filter((x) => (seen.has(key(x)) ? false : (seen.add(key(x)), true)));
 }
 
 function mergeChains(parts: Part[]) {

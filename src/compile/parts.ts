@@ -9,9 +9,10 @@ import type { Sysctl } from "../model/sysctl.js";
 import type { NftRule, NftChain, NftSet } from "../model/nftTable.js";
 import type { Link } from "../model/link.js";
 import type { KernelFeature } from "../model/desired.js";
+import type { Extra } from "../model/extra.js";
 
 /** Rule groups in evaluation order. */
-export const RULE_GROUPS = ["source", "uplinkSource", "fwmark"] as const;
+export const RULE_GROUPS = ["source", "uplinkSource", "network", "fwmark"] as const;
 export type RuleGroup = (typeof RULE_GROUPS)[number];
 
 export type UnplacedRule = Omit<RoutingRule, "priority"> & { group: RuleGroup };
@@ -29,11 +30,25 @@ export interface Part {
   warnings: string[];
   /** interfaces whose rp_filter must be off in effect: compile lowers `all` for them */
   rpFilterOff: string[];
+  /** addresses and IPv6 neighbour proxies */
+  extras: Extra[];
+  /** rules of the `arp symroute` table */
+  arpRules: NftRule[];
+  /** instances to announce (gratuitous ARP) when their route is new */
+  announce: Announce[];
+}
+
+/** An address to announce on an interface after apply, so neighbours update their caches. */
+export interface Announce {
+  dev: string;
+  address: string;
+  /** the route whose arrival means the instance is new here */
+  route: string;
 }
 
 /** A part with nothing in it. */
 export function emptyPart(): Part {
-  return { rules: [], routes: [], sysctls: [], sets: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [] };
+  return { rules: [], routes: [], sysctls: [], sets: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [], extras: [], arpRules: [], announce: [] };
 }
 
 /** The mangle priority of nftables (-150), where marks are set. */

@@ -7,6 +7,7 @@ import type { Config } from "./schema.js";
 import { parseMask, parseRange, type IdRange } from "./resolved.js";
 import { parseAddress, parsePrefix, prefixContains, isNetworkAligned, familyBits } from "../net/ip.js";
 import { checkLoadBalancers } from "./semanticLb.js";
+import { checkRoutedNetworks } from "./semanticNetworks.js";
 
 /** A problem before it is given a line and column. */
 export interface PathIssue {
@@ -104,6 +105,7 @@ export function checkSemantics(config: Config): PathIssue[] {
 
   config.loadBalancers.forEach((lb, i) => claimTable(lb.egress?.table, ["loadBalancers", i, "egress", "table"], `load balancer ${lb.name}`));
   issues.push(...checkLoadBalancers(config));
+  issues.push(...checkRoutedNetworks(config));
   config.routedNetworks.forEach((rn, i) => claimTable(rn.table, ["routedNetworks", i, "table"], `routed network ${rn.name}`));
 
   if (tables && mask !== 0) {

@@ -24,6 +24,8 @@ export interface Desired {
   extras?: Extra[];
   links: Link[];
   requires: KernelFeature[];
+  /** instances to announce with gratuitous ARP when their route is new */
+  announce?: { dev: string; address: string; route: string }[];
   /** load balancers' Maglev tables and targets (not kernel objects themselves: the nft table holds them) */
   balancers?: BalancerInfo[];
 }

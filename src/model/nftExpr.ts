@@ -172,3 +172,18 @@ export function hashVmap(key: HashField[], size: number, seed: number, chainOfEn
     text: `jhash ${key.map(hashFieldText).join(" . ")} mod ${size} seed ${seedHex} vmap { ${chainOfEntry.map((c, i) => `${i} : jump ${c}`).join(", ")} }`,
   };
 }
+
+/** `arp operation request` */
+export function matchArpRequest(): NftStatement {
+  return { json: { match: { op: "==", left: { payload: { protocol: "arp", field: "operation" } }, right: "request" } }, text: "arp operation request" };
+}
+
+/** `arp saddr ip set ADDR`: the sender address of the host's own ARP requests. */
+export function setArpSaddr(address: string): NftStatement {
+  return { json: { mangle: { key: { payload: { protocol: "arp", field: "saddr ip" } }, value: address } }, text: `arp saddr ip set ${address}` };
+}
+
+/** `masquerade` */
+export function masquerade(): NftStatement {
+  return { json: { masquerade: null }, text: "masquerade" };
+}

@@ -13,8 +13,10 @@ export type RenderFormat = (typeof RENDER_FORMATS)[number];
 /** The desired state in a distribution's own format. */
 export function render(desired: Desired, format: RenderFormat): string {
   switch (format) {
-    case "nft":
-      return desired.nft ? tableText(desired.nft) : "# symroute needs no nftables table for this config\n";
+    case "nft": {
+      const tables = [desired.nft, desired.nftArp].filter((t): t is NonNullable<typeof t> => !!t);
+      return tables.length ? tables.map(tableText).join("\n") : "# symroute needs no nftables table for this config\n";
+    }
     case "ip":
       return renderIp(desired);
     case "iptables":
