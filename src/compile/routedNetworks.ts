@@ -78,7 +78,11 @@ function compileOne(net: RoutedNetwork, table: number, part: Part): void {
         for (const tap of taps)
           part.arpRules.push({ chain: "output", statements: [matchOifname(tap), matchArpRequest(), setArpSaddr(gateway), counter()], comment: `${net.name}: instances see only the gateway on ${tap}` });
     } else {
-      for (const d of [dev, ...taps]) part.sysctls.push({ key: `net/ipv6/conf/${d}/proxy_ndp`, value: "1", why: `${why}: proxy NDP` });
+      for (const d of [dev, ...taps]) {
+        part.sysctls.push({ key: `net/ipv6/conf/${d}/proxy_ndp`, value: "1", why: `${why}: proxy NDP` });
+        // proxied neighbour advertisements wait for proxy_delay too
+        part.sysctls.push({ key: `net/ipv6/neigh/${d}/proxy_delay`, value: "0", why: `${why}: answer proxied NDP at once` });
+      }
     }
   }
 }

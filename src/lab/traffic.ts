@@ -13,7 +13,7 @@ function bracket(address: string): string {
 /** Starts a TCP echo server on address:port in a host. */
 export function startEchoServer(lab: Lab, host: string, address: string, port: number) {
   const v6 = parseAddress(address)?.family === 6;
-  const listen = `${v6 ? "TCP6" : "TCP4"}-LISTEN:${port},bind=${bracket(address)},fork,reuseaddr`;
+  const listen = `${v6 ? "TCP6" : "TCP4"}-LISTEN:${port},bind=${bracket(address)},fork,reuseaddr${v6 ? ",ipv6only=1" : ""}`;
   return lab.background(host, ["socat", listen, "EXEC:cat"]);
 }
 
