@@ -9,16 +9,18 @@ import { buildUplinks, spoofDrops, UPLINKS } from "./uplinks.js";
 import { applyFile, describeApply, destroyIn, runProbes, type Probe, type Say } from "./story.js";
 import { examplePath } from "./examples.js";
 import { loadBalancerStory } from "./loadBalancerStory.js";
+import { routedNetworkStory } from "./routedNetworkStory.js";
 
-export const SCENARIOS = ["return-path", "uplinks", "load-balancer"] as const;
+export const SCENARIOS = ["return-path", "uplinks", "load-balancer", "routed-network"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Runs one scenario from build to teardown. */
 export async function runScenario(name: Scenario, say: Say, register: (lab: Lab) => void = () => undefined): Promise<boolean> {
-  const lab = new Lab(name === "uplinks" ? "u" : name === "load-balancer" ? "l" : "r");
+  const lab = new Lab({ uplinks: "u", "load-balancer": "l", "routed-network": "n", "return-path": "r" }[name]);
   register(lab);
   try {
     if (name === "load-balancer") return await loadBalancerStory(lab, say);
+    if (name === "routed-network") return await routedNetworkStory(lab, say);
     return name === "uplinks" ? await uplinksStory(lab, say) : await returnPathStory(lab, say);
   } finally {
     say("tearing down the namespaces");
