@@ -6,6 +6,7 @@ import { tableText } from "../model/nftTable.js";
 import { renderIp } from "./ip.js";
 import { renderIptables } from "./iptables.js";
 import { renderNetworkd } from "./networkd.js";
+import { renderIfupdown } from "./ifupdown.js";
 
 export const RENDER_FORMATS = ["nft", "ip", "iptables", "networkd", "ifupdown"] as const;
 export type RenderFormat = (typeof RENDER_FORMATS)[number];
@@ -26,11 +27,4 @@ export function render(desired: Desired, format: RenderFormat): string {
     case "ifupdown":
       return renderIfupdown(desired);
   }
-}
-
-/** ifupdown `up`/`down` lines per interface; routed networks (seed 001) fill this in fully. */
-function renderIfupdown(desired: Desired): string {
-  const ip = renderIp(desired).trim().split("\n").filter(Boolean);
-  const down = [...ip].reverse().map((l) => l.replace(" route replace ", " route del ").replace(" rule add ", " rule del "));
-  return ["# add to the stanza of the interface that comes up last", ...ip.map((l) => `\tup ${l}`), ...down.filter((l) => !l.startsWith("sysctl")).map((l) => `\tdown ${l}`)].join("\n") + "\n";
 }

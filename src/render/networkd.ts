@@ -9,11 +9,15 @@ import { hex } from "../model/rule.js";
 
 /** Drop-in files as `# file: PATH` sections. */
 export function renderNetworkd(desired: Desired): string {
-  const byDev = new Map<string, { routes: Route[]; rules: RoutingRule[]; rp?: string }>();
+  const byDev = new Map<string, { routes: Route[]; rules: RoutingRule[]; rp?: string; network: string[]; addresses: string[] }>();
   const entry = (dev: string) => {
-    if (!byDev.has(dev)) byDev.set(dev, { routes: [], rules: [] });
+    if (!byDev.has(dev)) byDev.set(dev, { routes: [], rules: [], network: [], addresses: [] });
     return byDev.get(dev)!;
   };
+  for (const e of desired.extras ?? []) {
+    if (e.kind === "addr") entry(e.dev).addresses.push(e.address);
+    else entry(e.dev).network.push(`IPv6ProxyNDPAddress=${e.address}`);
+  }
   for (const r of desired.routes) entry(r.dev ?? "lo").routes.push(r);
   for (const rule of desired.rules) {
     const dev = rule.iif ?? desired.routes.find((r) => r.table === rule.table && r.dev)?.dev ?? "lo";
@@ -22,11 +26,17 @@ export function renderNetworkd(desired: Desired): string {
   for (const s of desired.sysctls) {
     const m = /^net\/ipv4\/conf\/([^/]+)\/rp_filter$/.exec(s.key);
     if (m && m[1] !== "all" && m[1] !== "default") entry(m[1]).rp = { "0": "no", "1": "strict", "2": "loose" }[s.value];
+    const arp = /^net\/ipv4\/conf\/([^/]+)\/proxy_arp$/.exec(s.key);
+    if (arp) entry(arp[1]).network.push(`IPv4ProxyARP=${s.value === "1" ? "yes" : "no"}`);
+    const ndp = /^net\/ipv6\/conf\/([^/]+)\/proxy_ndp$/.exec(s.key);
+    if (ndp) entry(ndp[1]).network.push(`IPv6ProxyNDP=${s.value === "1" ? "yes" : "no"}`);
   }
   const out: string[] = [];
   for (const [dev, e] of [...byDev.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     out.push(`# file: /etc/systemd/network/${dev}.network.d/50-symroute.conf`);
-    if (e.rp) out.push("[Network]", `IPv4ReversePathFilter=${e.rp}`, "");
+    const network = [...(e.rp ? [`IPv4ReversePathFilter=${e.rp}`] : []), ...e.network];
+    if (network.length) out.push("[Network]", ...network, "");
+    for (const a of e.addresses) out.push("[Address]", `Address=${a}`, "");
     for (const r of e.routes) {
       out.push("[Route]");
       if (r.dst !== "default") out.push(`Destination=${r.dst}`);
