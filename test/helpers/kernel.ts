@@ -4,6 +4,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Lab } from "../../src/lab/lab.js";
+import { TWO_UPLINKS } from "./config.js";
 
 /** Kernel tests need root (namespaces, nft). */
 export const isRoot = process.getuid?.() === 0;
@@ -71,17 +72,8 @@ export async function buildTwoLinkHost(lab: Lab): Promise<void> {
   await lab.addr("peer", "p2", "192.0.2.1/24", "2001:db8:2::1/64");
 }
 
-export const TWO_UPLINKS_YAML = `version: 1
-uplinks:
-  - name: isp1
-    interface: eth1
-    gateway: 203.0.113.1
-    gateway6: 2001:db8:1::1
-  - name: isp2
-    interface: eth2
-    gateway: 192.0.2.1
-    gateway6: 2001:db8:2::1
-services:
+/** Two uplinks (the pure tests' config) and a service pinned by marks. */
+export const TWO_UPLINKS_YAML = `${TWO_UPLINKS}services:
   - name: web
     addresses: [198.51.100.80, 2001:db8:80::1]
     uplink: isp2
