@@ -25,7 +25,7 @@ interface JsonAddr {
 }
 
 /** Splits the output of `ip -j -batch`: one JSON array per command, one per line. */
-function arrays(stdout: string): unknown[][] {
+export function arrays(stdout: string): unknown[][] {
   return stdout
     .split("\n")
     .filter((l) => l.trim().startsWith("["))

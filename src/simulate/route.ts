@@ -1,0 +1,137 @@
+/**
+ * The kernel's routing decision, walked step by step: rules in priority order
+ * with every selector, longest-prefix match in each table (lowest metric
+ * among equals), route types, throw, suppress_prefixlength, goto, and the
+ * source address the kernel would pick.
+ */
+import { formatAddress, parseAddress, prefixContains, type Address } from "../net/ip.js";
+import type { Decision, KernelView, Packet, RouteResult, SimRoute, SimRule, Step } from "./types.js";
+
+const TABLE_NAMES: Record<number, string> = { 253: "default", 254: "main", 255: "local" };
+
+/** A table id as `ip -j` names it. */
+export function tableName(id: number): string {
+  return TABLE_NAMES[id] ?? String(id);
+}
+
+function ruleMatches(rule: SimRule, p: Packet, dst: Address, src: Address | null): boolean {
+  const iif = p.iif ?? "lo";
+  const checks: boolean[] = [];
+  if (rule.src) checks.push(src !== null && prefixContains(rule.src, src));
+  if (rule.dst) checks.push(prefixContains(rule.dst, dst));
+  if (rule.iif !== undefined) checks.push(rule.iif === iif);
+  if (rule.oif !== undefined) checks.push(rule.oif === p.oif);
+  if (rule.fwmark !== undefined) checks.push((((p.mark ?? 0) ^ rule.fwmark) & (rule.fwmask ?? 0xffffffff)) >>> 0 === 0);
+  // a question without a protocol is asked as UDP in IPv4 (as `ip route get` does) and as none in IPv6
+  const proto = p.proto ?? (p.family === 4 ? 17 : undefined);
+  if (rule.ipproto !== undefined) checks.push(proto === rule.ipproto);
+  if (rule.sport) checks.push(p.sport !== undefined && p.sport >= rule.sport[0] && p.sport <= rule.sport[1]);
+  if (rule.dport) checks.push(p.dport !== undefined && p.dport >= rule.dport[0] && p.dport <= rule.dport[1]);
+  // packets from outside carry uid 0 in IPv4's lookup and no uid at all in IPv6's (measured)
+  const uid = p.uid ?? (p.iif && p.family === 6 ? undefined : 0);
+  if (rule.uidrange) checks.push(uid !== undefined && uid >= rule.uidrange[0] && uid <= rule.uidrange[1]);
+  const all = checks.every(Boolean);
+  return rule.not ? !all : all;
+}
+
+/** Longest-prefix match in one table; among equal prefixes the lowest metric. */
+export function lookupTable(view: KernelView, family: 4 | 6, table: number, dst: Address, oif?: string): SimRoute | null {
+  let best: SimRoute | null = null;
+  for (const r of view.routes) {
+    if (r.family !== family || r.table !== table || r.type === "multicast" || r.type === "anycast") continue;
+    if (!prefixContains(r.dst, dst)) continue;
+    if (oif !== undefined && r.dev !== undefined && r.dev !== oif && r.type === "unicast") continue;
+    if (!best || r.dst.length > best.dst.length || (r.dst.length === best.dst.length && r.metric < best.metric)) best = r;
+  }
+  return best;
+}
+
+/** The source address the kernel picks for a route without a preferred source. */
+export function selectSource(view: KernelView, family: 4 | 6, dev: string | undefined, toward: Address): string | undefined {
+  const candidates = view.addresses.filter((a) => a.prefix.family === family && a.scope !== "host" && !(family === 6 && a.scope === "link"));
+  const onDev = candidates.filter((a) => a.dev === dev);
+  if (family === 4) {
+    const sameNet = onDev.find((a) => prefixContains({ ...a.prefix, value: a.prefix.value }, toward));
+    const pick = sameNet ?? onDev[0] ?? candidates[0];
+    return pick ? formatAddress(pick.prefix) : undefined;
+  }
+  const common = (a: Address) => {
+    let bits = 0;
+    for (let i = 127; i >= 0; i--) {
+      if (((a.value >> BigInt(i)) & 1n) !== ((toward.value >> BigInt(i)) & 1n)) break;
+      bits++;
+    }
+    return bits;
+  };
+  const pool = onDev.length ? onDev : candidates;
+  const pick = [...pool].sort((a, b) => common(b.prefix) - common(a.prefix))[0];
+  return pick ? formatAddress(pick.prefix) : undefined;
+}
+
+/** Decides the route of a packet, explaining each step. */
+export function decide(view: KernelView, p: Packet): Decision {
+  const steps: Step[] = [];
+  const dst = parseAddress(p.dst);
+  if (!dst) throw new Error(`not an address: ${p.dst}`);
+  const src = p.src ? parseAddress(p.src) : null;
+  const rules = view.rules.filter((r) => r.family === p.family).sort((a, b) => a.priority - b.priority);
+  let gotoTarget: number | null = null;
+  for (const rule of rules) {
+    if (gotoTarget !== null && rule.priority < gotoTarget) continue;
+    gotoTarget = null;
+    if (!ruleMatches(rule, p, dst, src)) continue;
+    const a = rule.action;
+    if (a.kind === "goto") {
+      // the kernel jumps only to a rule with exactly that priority; an unresolved goto does nothing
+      if (!rules.some((r) => r.priority === a.target)) {
+        steps.push({ kind: "rule", text: `rule ${rule.text}: matched, goto ${a.target} unresolved: ignored` });
+        continue;
+      }
+      steps.push({ kind: "rule", text: `rule ${rule.text}: matched, goto ${a.target}` });
+      gotoTarget = a.target;
+      continue;
+    }
+    if (a.kind === "nop") continue;
+    if (a.kind !== "lookup") {
+      steps.push({ kind: "rule", text: `rule ${rule.text}: matched, ${a.kind}` });
+      return { result: errorResult(a.kind), steps };
+    }
+    const route = lookupTable(view, p.family, a.table, dst, p.oif);
+    if (!route) {
+      if (a.table !== 255) steps.push({ kind: "rule", text: `rule ${rule.text}: matched, no route in table ${tableName(a.table)}` });
+      continue;
+    }
+    if (route.type === "throw") {
+      steps.push({ kind: "rule", text: `rule ${rule.text}: matched, table ${tableName(a.table)} throws ${route.text}` });
+      continue;
+    }
+    // the kernel suppresses only successful lookups: an error route (blackhole, unreachable, prohibit) stands
+    const failing = route.type === "blackhole" || route.type === "unreachable" || route.type === "prohibit";
+    if (!failing && rule.suppressPrefixLength !== undefined && route.dst.length <= rule.suppressPrefixLength) {
+      steps.push({ kind: "rule", text: `rule ${rule.text}: matched ${route.text}, suppressed (prefix length ${route.dst.length} <= ${rule.suppressPrefixLength})` });
+      continue;
+    }
+    steps.push({ kind: "rule", text: `rule ${rule.text}: matched` });
+    steps.push({ kind: "route", text: `table ${tableName(a.table)}: ${route.text}` });
+    return { result: routeResult(view, p, route, dst), steps };
+  }
+  steps.push({ kind: "verdict", text: "no rule found a route: network unreachable" });
+  return { result: { type: "unreachable", error: "ENETUNREACH" }, steps };
+}
+
+function errorResult(kind: "blackhole" | "unreachable" | "prohibit"): RouteResult {  return { type: kind, error: kind === "blackhole" ? "EINVAL" : kind === "prohibit" ? "EACCES" : "EHOSTUNREACH" };
+}
+
+function routeResult(view: KernelView, p: Packet, route: SimRoute, dst: Address): RouteResult {
+  const table = tableName(route.table);
+  if (route.type === "blackhole" || route.type === "unreachable" || route.type === "prohibit") return { ...errorResult(route.type), table };
+  if (route.type === "local" || route.type === "broadcast") {
+    // delivered locally: the kernel reports lo, also for broadcasts received from outside
+    const dev = route.type === "local" || p.iif ? "lo" : route.dev;
+    const src = p.src ?? route.prefsrc ?? (route.type === "local" ? formatAddress(dst) : undefined);
+    return { type: route.type, table, ...(dev ? { dev } : {}), ...(src ? { src } : {}) };
+  }
+  const toward = route.gateway ? parseAddress(route.gateway)! : dst;
+  const src = p.src ?? route.prefsrc ?? selectSource(view, p.family, route.dev, toward);
+  return { type: "unicast", table, ...(route.dev ? { dev: route.dev } : {}), ...(route.gateway ? { via: route.gateway } : {}), ...(src ? { src } : {}) };
+}
