@@ -106,7 +106,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
         ownedExtras,
         applied: req.destroying
           ? null
-          : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, at: new Date().toISOString(), ...(req.file ? { file: req.file } : {}) },
+          : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, at: new Date().toISOString(), priorities: req.priorities, ...(req.file ? { file: req.file } : {}) },
         sysctlOriginals: finalOriginals,
         journal: null,
       },

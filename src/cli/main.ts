@@ -11,6 +11,8 @@ import { registerWriteCommands } from "./commands/apply.js";
 import { registerLabCommand } from "./commands/lab.js";
 import { registerMaglevCommand } from "./commands/maglev.js";
 import { registerLbCommand } from "./commands/lb.js";
+import { registerTraceCommand } from "./commands/trace.js";
+import { registerDoctorCommand } from "./commands/doctor.js";
 
 /** Builds the program (tests call it without exiting the process). */
 export function buildProgram(): Command {
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerLabCommand(program);
   registerMaglevCommand(program);
   registerLbCommand(program);
+  registerTraceCommand(program);
+  registerDoctorCommand(program);
   program
     .command("schema")
     .description("JSON Schema of the config file, for editors")

@@ -3,7 +3,8 @@
  * deterministic; scenario modules each add their part.
  */
 import type { ResolvedConfig } from "../config/resolved.js";
-import type { Desired } from "../model/desired.js";
+import type { Desired, MarkPlan } from "../model/desired.js";
+import { canonicalAddress } from "../net/ip.js";
 import type { HostFacts } from "../model/facts.js";
 import type { NftTable } from "../model/nftTable.js";
 import type { RoutingRule } from "../model/rule.js";
@@ -60,9 +61,21 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTabl
       ...(nftArp ? { nftArp } : {}),
       ...(extras.length ? { extras } : {}),
       ...(announce.length ? { announce } : {}),
+      ...(resolved.config.uplinks.length ? { marks: markPlan(resolved, allocation) } : {}),
     },
     allocation,
     warnings: parts.flatMap((p) => p.warnings),
+  };
+}
+
+function markPlan(resolved: ResolvedConfig, alloc: Allocation): MarkPlan {
+  const { config } = resolved;
+  return {
+    mask: alloc.markMask,
+    uplinks: config.uplinks.map((u) => ({ name: u.name, interface: u.interface, mark: alloc.uplinkMark.get(u.name)!, connmark: u.returnTraffic === "connmark" })),
+    sources: config.services
+      .filter((s) => s.strategy === "mark")
+      .flatMap((s) => s.addresses.map((a) => ({ address: canonicalAddress(a), mark: alloc.uplinkMark.get(s.uplink)! }))),
   };
 }
 

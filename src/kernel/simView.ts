@@ -13,12 +13,12 @@ type Row = Record<string, unknown>;
 /** The kernel's routing state as the simulator models it. */
 export async function readKernelView(runner: Runner): Promise<KernelView> {
   const [v4, v6] = await Promise.all([
-    runner.run(["ip", "-4", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\n" }),
+    runner.run(["ip", "-4", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\nlink show\n" }),
     runner.run(["ip", "-6", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\n" }),
   ]);
-  const [rules4, routes4, addrs4] = arrays(v4.stdout) as Row[][];
+  const [rules4, routes4, addrs4, links] = arrays(v4.stdout) as Row[][];
   const [rules6, routes6, addrs6] = arrays(v6.stdout) as Row[][];
-  return kernelView({ rules4, rules6, routes4, routes6, addrs: [...addrs4, ...addrs6] });
+  return { ...kernelView({ rules4, rules6, routes4, routes6, addrs: [...addrs4, ...addrs6] }), links: links.map((l) => String(l.ifname)) };
 }
 
 /** `ip route get` words for a packet. */

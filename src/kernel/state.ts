@@ -12,7 +12,7 @@ import type { Extra } from "../model/extra.js";
 
 export interface StateFile {
   version: 1;
-  applied: (AppliedRecord & { desired: Desired; file?: string; at: string }) | null;
+  applied: (AppliedRecord & { desired: Desired; file?: string; at: string; priorities?: { first: number; last: number } }) | null;
   /** addresses and neighbour proxies symroute added (it owns only those) */
   ownedExtras?: Extra[];
   /** the value each sysctl had before symroute first changed it */

@@ -24,10 +24,20 @@ export interface Desired {
   extras?: Extra[];
   links: Link[];
   requires: KernelFeature[];
+  /** what symroute's nft rules do to marks, in terms the simulator can apply */
+  marks?: MarkPlan;
   /** instances to announce with gratuitous ARP when their route is new */
   announce?: { dev: string; address: string; route: string }[];
   /** load balancers' Maglev tables and targets (not kernel objects themselves: the nft table holds them) */
   balancers?: BalancerInfo[];
+}
+
+/** symroute's marking, summarised: connmark by ingress uplink, marks by source address. */
+export interface MarkPlan {
+  mask: number;
+  uplinks: { name: string; interface: string; mark: number; connmark: boolean }[];
+  /** locally generated packets from these addresses get the mark (service mark strategy) */
+  sources: { address: string; mark: number }[];
 }
 
 /** A desired state with nothing in it: what `destroy` aims at. */

@@ -55,6 +55,8 @@ export interface KernelView {
   rules: SimRule[];
   routes: SimRoute[];
   addresses: SimAddress[];
+  /** interface names, when known */
+  links?: string[];
 }
 
 /** The packet whose route is asked for. */

@@ -10,6 +10,9 @@ import { Lab } from "../../src/lab/lab.js";
 import { buildLoadBalancer, LB, probe, targetHost } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
 import { cli, configFile, isRoot } from "../helpers/kernel.js";
+import { loadConfigText } from "../../src/config/load.js";
+import { compile } from "../../src/compile/index.js";
+import { balancerTarget } from "../../src/simulate/balancer.js";
 
 const sports = Array.from({ length: 400 }, (_, i) => 20000 + i * 7);
 const tally = (xs: (string | null)[]) => xs.reduce<Record<string, number>>((m, x) => ((m[String(x)] = (m[String(x)] ?? 0) + 1), m), {});
@@ -56,6 +59,14 @@ describe.skipIf(!isRoot)("load balancer in namespaces", () => {
     const flows = JSON.parse(cli(["lb", "flows", "--netns", fe(), "--json"]).stdout);
     expect(flows.find((f: { flow: string }) => f.flow === "tcp-4000").matches).toBeGreaterThanOrEqual(400);
     expect(cli(["lb", "show", "nope", "--netns", fe()]).code).toBe(1);
+  });
+
+  it("the simulator names the target of every connection (kernel jhash and Maglev table, computed in TypeScript)", () => {
+    const loaded = loadConfigText(example, "lb.yaml");
+    if (!loaded.ok) throw new Error("example");
+    const info = compile(loaded.value, { links: {}, rpFilter: {} }).desired.balancers![0];
+    const predicted = sports.map((sport) => balancerTarget(info, LB.client.v4, LB.vip4, { sport, dport: LB.tcpPort })?.target.name ?? null);
+    expect(predicted).toEqual(firstV4);
   });
 
   it("the same 5-tuple always reaches the same target", async () => {

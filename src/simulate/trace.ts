@@ -1,0 +1,99 @@
+/**
+ * `symroute trace`: a packet walked through symroute's marks (connmark by
+ * uplink, service marks, the load balancers' hash) and the kernel's routing
+ * decision, and, with `reply`, its answer walked back, to say whether it
+ * leaves by the interface the request came in on.
+ */
+import type { BalancerInfo } from "../model/balancer.js";
+import type { MarkPlan } from "../model/desired.js";
+import { decide } from "./route.js";
+import { balancerTarget } from "./balancer.js";
+import type { Decision, KernelView, Packet, RouteResult, Step } from "./types.js";
+
+/** symroute's own nft behaviour, as applied (or as a config would apply it). */
+export interface NftModel {
+  marks?: MarkPlan;
+  balancers?: BalancerInfo[];
+}
+
+/** A traced packet: its decision and, when asked, its reply's. */
+export interface Trace {
+  result: RouteResult;
+  steps: Step[];
+  mark: number;
+  reply?: { packet: Packet; result: RouteResult; steps: Step[]; sameInterface: boolean | null; sameAddress: boolean | null };
+}
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+
+function setMasked(mark: number, mask: number, value: number): number {
+  return ((mark & ~mask) | value) >>> 0;
+}
+
+/** Applies symroute's marking to a packet; returns the mark and the steps, and the connection mark it leaves. */
+function applyNft(model: NftModel, p: Packet, restoredCtMark: number | null): { mark: number; ctMark: number | null; steps: Step[] } {
+  const steps: Step[] = [];
+  let mark = p.mark ?? 0;
+  let ctMark = restoredCtMark;
+  const m = model.marks;
+  const uplinkOf = (dev?: string) => m?.uplinks.find((u) => u.connmark && u.interface === dev);
+  for (const b of model.balancers ?? []) {
+    if (!b.vips.includes(p.dst)) continue;
+    const ports = p.proto === 6 || p.proto === 17 || p.proto === 132 ? { sport: p.sport ?? 0, dport: p.dport ?? 0 } : undefined;
+    const hit = balancerTarget(b, p.src ?? "", p.dst, ports);
+    if (!hit) {
+      steps.push({ kind: "nft", text: `load balancer ${b.name}: no target for the flow` });
+      continue;
+    }
+    mark = setMasked(mark, m?.mask ?? 0x00ff0000, hit.target.mark);
+    steps.push({ kind: "nft", text: `load balancer ${b.name}: jhash of the flow (seed ${hex(b.seed)}) mod ${b.size} = entry ${hit.entry} -> target ${hit.target.name}, meta mark set ${hex(hit.target.mark)}` });
+    return { mark, ctMark, steps };
+  }
+  if (m) {
+    const up = uplinkOf(p.iif);
+    if (up) {
+      ctMark = up.mark;
+      steps.push({ kind: "nft", text: `prerouting: arrived on uplink ${up.name} (${up.interface}): ct mark set ${hex(up.mark)}; its replies will carry it` });
+    } else if (ctMark !== null) {
+      mark = setMasked(mark, m.mask, ctMark);
+      steps.push({ kind: "nft", text: `${p.iif ? "prerouting" : "output"}: connection marked by an uplink: meta mark set ${hex(ctMark)} (restored from ct mark)` });
+    }
+    if (!p.iif && p.src) {
+      const pinned = m.sources.find((s) => s.address === p.src);
+      if (pinned) {
+        mark = setMasked(mark, m.mask, pinned.mark);
+        steps.push({ kind: "nft", text: `output: source ${p.src} is pinned by a service: meta mark set ${hex(pinned.mark)}` });
+      }
+    }
+  }
+  return { mark, ctMark, steps };
+}
+
+function withMark(p: Packet, mark: number): Packet {
+  return mark ? { ...p, mark } : p;
+}
+
+/** Traces a packet, and its reply when asked. */
+export function trace(view: KernelView, model: NftModel, p: Packet, reply = false): Trace {
+  const first = applyNft(model, p, null);
+  const d: Decision = decide(view, withMark(p, first.mark));
+  const out: Trace = { result: d.result, steps: [...first.steps, ...d.steps], mark: first.mark };
+  if (!reply) return out;
+  const local = d.result.type === "local";
+  const back: Packet = {
+    family: p.family,
+    src: p.dst,
+    dst: p.src ?? "",
+    ...(p.proto !== undefined ? { proto: p.proto } : {}),
+    ...(p.dport !== undefined ? { sport: p.dport } : {}),
+    ...(p.sport !== undefined ? { dport: p.sport } : {}),
+    ...(!local && d.result.dev ? { iif: d.result.dev } : {}),
+  };
+  if (!back.dst) return out;
+  const nft = applyNft(model, back, first.ctMark);
+  const rd = decide(view, withMark(back, nft.mark));
+  const sameInterface = p.iif ? rd.result.dev === p.iif : null;
+  const sameAddress = local ? (rd.result.src ?? back.src) === p.dst : null;
+  out.reply = { packet: back, result: rd.result, steps: [...nft.steps, ...rd.steps], sameInterface, sameAddress };
+  return out;
+}
