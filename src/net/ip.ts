@@ -9,6 +9,8 @@ export type Family = 4 | 6;
 export interface Address {
   family: Family;
   value: bigint;
+  /** IPv4 only: the value as a plain number, for hot paths */
+  n?: number;
 }
 
 /** An address with a prefix length, as in `10.0.0.0/24`. */
@@ -75,7 +77,7 @@ function parseV6(text: string): bigint | null {
 /** Parses an IPv4 or IPv6 address; null when it is neither. */
 export function parseAddress(text: string): Address | null {
   const v4 = parseV4(text);
-  if (v4 !== null) return { family: 4, value: v4 };
+  if (v4 !== null) return { family: 4, value: v4, n: Number(v4) };
   if (text.includes(":")) {
     const v6 = parseV6(text);
     if (v6 !== null) return { family: 6, value: v6 };
@@ -100,16 +102,28 @@ export function parsePrefix(text: string): Prefix | null {
   return { ...address, length };
 }
 
-/** The mask of a prefix length as an integer of the family's width. */
-export function prefixMask(family: Family, length: number): bigint {
+function computeMask(family: Family, length: number): bigint {
   const bits = BITS[family];
   if (length === 0) return 0n;
   return ((1n << BigInt(length)) - 1n) << BigInt(bits - length);
 }
 
+const MASKS: Record<Family, bigint[]> = {
+  4: Array.from({ length: 33 }, (_, l) => computeMask(4, l)),
+  6: Array.from({ length: 129 }, (_, l) => computeMask(6, l)),
+};
+/** IPv4 masks as plain numbers: the simulator's hot path avoids bigint arithmetic. */
+const MASKS4: number[] = Array.from({ length: 33 }, (_, l) => (l === 0 ? 0 : (0xffffffff << (32 - l)) | 0));
+
+/** The mask of a prefix length as an integer of the family's width. */
+export function prefixMask(family: Family, length: number): bigint {
+  return MASKS[family][length];
+}
+
 /** The network part of a prefix: host bits cleared. */
 export function networkOf(prefix: Prefix): Prefix {
-  return { ...prefix, value: prefix.value & prefixMask(prefix.family, prefix.length) };
+  const value = prefix.value & prefixMask(prefix.family, prefix.length);
+  return prefix.family === 4 ? { ...prefix, value, n: Number(value) } : { ...prefix, value };
 }
 
 /** True when the prefix has no host bits set. */
@@ -122,6 +136,7 @@ export function prefixContains(outer: Prefix, inner: Prefix | Address): boolean 
   if (outer.family !== inner.family) return false;
   const innerLength = "length" in inner ? inner.length : BITS[inner.family];
   if (innerLength < outer.length) return false;
+  if (outer.family === 4) return (((outer.n ?? Number(outer.value)) ^ (inner.n ?? Number(inner.value))) & MASKS4[outer.length]) === 0;
   const mask = prefixMask(outer.family, outer.length);
   return (outer.value & mask) === (inner.value & mask);
 }

@@ -5,7 +5,7 @@
  * source address the kernel would pick.
  */
 import { formatAddress, parseAddress, prefixContains, type Address } from "../net/ip.js";
-import type { Decision, KernelView, Packet, RouteResult, SimRoute, SimRule, Step } from "./types.js";
+import type { Decision, KernelView, Packet, RouteResult, SimAddress, SimRoute, SimRule, Step } from "./types.js";
 
 const TABLE_NAMES: Record<number, string> = { 253: "default", 254: "main", 255: "local" };
 
@@ -15,43 +15,77 @@ export function tableName(id: number): string {
 }
 
 function ruleMatches(rule: SimRule, p: Packet, dst: Address, src: Address | null): boolean {
-  const iif = p.iif ?? "lo";
-  const checks: boolean[] = [];
-  if (rule.src) checks.push(src !== null && prefixContains(rule.src, src));
-  if (rule.dst) checks.push(prefixContains(rule.dst, dst));
-  if (rule.iif !== undefined) checks.push(rule.iif === iif);
-  if (rule.oif !== undefined) checks.push(rule.oif === p.oif);
-  if (rule.fwmark !== undefined) checks.push((((p.mark ?? 0) ^ rule.fwmark) & (rule.fwmask ?? 0xffffffff)) >>> 0 === 0);
+  return rule.not ? !selectorsMatch(rule, p, dst, src) : selectorsMatch(rule, p, dst, src);
+}
+
+function selectorsMatch(rule: SimRule, p: Packet, dst: Address, src: Address | null): boolean {
+  if (rule.src && (src === null || !prefixContains(rule.src, src))) return false;
+  if (rule.dst && !prefixContains(rule.dst, dst)) return false;
+  if (rule.iif !== undefined && rule.iif !== (p.iif ?? "lo")) return false;
+  if (rule.oif !== undefined && rule.oif !== p.oif) return false;
+  if (rule.fwmark !== undefined && (((p.mark ?? 0) ^ rule.fwmark) & (rule.fwmask ?? 0xffffffff)) >>> 0 !== 0) return false;
   // a question without a protocol is asked as UDP in IPv4 (as `ip route get` does) and as none in IPv6
-  const proto = p.proto ?? (p.family === 4 ? 17 : undefined);
-  if (rule.ipproto !== undefined) checks.push(proto === rule.ipproto);
-  if (rule.sport) checks.push(p.sport !== undefined && p.sport >= rule.sport[0] && p.sport <= rule.sport[1]);
-  if (rule.dport) checks.push(p.dport !== undefined && p.dport >= rule.dport[0] && p.dport <= rule.dport[1]);
-  // packets from outside carry uid 0 in IPv4's lookup and no uid at all in IPv6's (measured)
-  const uid = p.uid ?? (p.iif && p.family === 6 ? undefined : 0);
-  if (rule.uidrange) checks.push(uid !== undefined && uid >= rule.uidrange[0] && uid <= rule.uidrange[1]);
-  const all = checks.every(Boolean);
-  return rule.not ? !all : all;
+  if (rule.ipproto !== undefined && (p.proto ?? (p.family === 4 ? 17 : undefined)) !== rule.ipproto) return false;
+  if (rule.sport && (p.sport === undefined || p.sport < rule.sport[0] || p.sport > rule.sport[1])) return false;
+  if (rule.dport && (p.dport === undefined || p.dport < rule.dport[0] || p.dport > rule.dport[1])) return false;
+  if (rule.uidrange) {
+    // packets from outside carry uid 0 in IPv4's lookup and no uid at all in IPv6's (measured)
+    const uid = p.uid ?? (p.iif && p.family === 6 ? undefined : 0);
+    if (uid === undefined || uid < rule.uidrange[0] || uid > rule.uidrange[1]) return false;
+  }
+  return true;
+}
+
+/** Rules sorted per family and routes per table, longest prefix and lowest metric first: built once per view. */
+interface ViewIndex {
+  rules: Map<number, SimRule[]>;
+  tables: Map<string, SimRoute[]>;
+  /** usable source addresses by family, and by family and interface */
+  sources: Map<string, SimAddress[]>;
+}
+
+const indexes = new WeakMap<KernelView, ViewIndex>();
+
+function indexOf(view: KernelView): ViewIndex {
+  let idx = indexes.get(view);
+  if (idx) return idx;
+  idx = { rules: new Map(), tables: new Map(), sources: new Map() };
+  for (const a of view.addresses) {
+    if (a.scope === "host" || (a.prefix.family === 6 && a.scope === "link")) continue;
+    for (const key of [`${a.prefix.family}`, `${a.prefix.family}/${a.dev}`]) {
+      if (!idx.sources.has(key)) idx.sources.set(key, []);
+      idx.sources.get(key)!.push(a);
+    }
+  }
+  for (const family of [4, 6]) idx.rules.set(family, view.rules.filter((r) => r.family === family).sort((a, b) => a.priority - b.priority));
+  for (const r of view.routes) {
+    if (r.type === "multicast" || r.type === "anycast") continue;
+    const key = `${r.family}/${r.table}`;
+    if (!idx.tables.has(key)) idx.tables.set(key, []);
+    idx.tables.get(key)!.push(r);
+  }
+  for (const list of idx.tables.values()) list.sort((a, b) => b.dst.length - a.dst.length || a.metric - b.metric);
+  indexes.set(view, idx);
+  return idx;
 }
 
 /** Longest-prefix match in one table; among equal prefixes the lowest metric. */
 export function lookupTable(view: KernelView, family: 4 | 6, table: number, dst: Address, oif?: string): SimRoute | null {
-  let best: SimRoute | null = null;
-  for (const r of view.routes) {
-    if (r.family !== family || r.table !== table || r.type === "multicast" || r.type === "anycast") continue;
+  for (const r of indexOf(view).tables.get(`${family}/${table}`) ?? []) {
     if (!prefixContains(r.dst, dst)) continue;
     if (oif !== undefined && r.dev !== undefined && r.dev !== oif && r.type === "unicast") continue;
-    if (!best || r.dst.length > best.dst.length || (r.dst.length === best.dst.length && r.metric < best.metric)) best = r;
+    return r;
   }
-  return best;
+  return null;
 }
 
 /** The source address the kernel picks for a route without a preferred source. */
 export function selectSource(view: KernelView, family: 4 | 6, dev: string | undefined, toward: Address): string | undefined {
-  const candidates = view.addresses.filter((a) => a.prefix.family === family && a.scope !== "host" && !(family === 6 && a.scope === "link"));
-  const onDev = candidates.filter((a) => a.dev === dev);
+  const idx = indexOf(view);
+  const candidates = idx.sources.get(`${family}`) ?? [];
+  const onDev = idx.sources.get(`${family}/${dev}`) ?? [];
   if (family === 4) {
-    const sameNet = onDev.find((a) => prefixContains({ ...a.prefix, value: a.prefix.value }, toward));
+    const sameNet = onDev.find((a) => prefixContains(a.prefix, toward));
     const pick = sameNet ?? onDev[0] ?? candidates[0];
     return pick ? formatAddress(pick.prefix) : undefined;
   }
@@ -68,13 +102,26 @@ export function selectSource(view: KernelView, family: 4 | 6, dev: string | unde
   return pick ? formatAddress(pick.prefix) : undefined;
 }
 
+const parsed = new Map<string, Address | null>();
+
+/** Parses with a bounded cache: the differential tests and the bench ask about the same addresses again and again. */
+function cachedAddress(text: string): Address | null {
+  let a = parsed.get(text);
+  if (a === undefined) {
+    if (parsed.size > 50_000) parsed.clear();
+    a = parseAddress(text);
+    parsed.set(text, a);
+  }
+  return a;
+}
+
 /** Decides the route of a packet, explaining each step. */
 export function decide(view: KernelView, p: Packet): Decision {
   const steps: Step[] = [];
-  const dst = parseAddress(p.dst);
+  const dst = cachedAddress(p.dst);
   if (!dst) throw new Error(`not an address: ${p.dst}`);
-  const src = p.src ? parseAddress(p.src) : null;
-  const rules = view.rules.filter((r) => r.family === p.family).sort((a, b) => a.priority - b.priority);
+  const src = p.src ? cachedAddress(p.src) : null;
+  const rules = indexOf(view).rules.get(p.family) ?? [];
   let gotoTarget: number | null = null;
   for (const rule of rules) {
     if (gotoTarget !== null && rule.priority < gotoTarget) continue;
