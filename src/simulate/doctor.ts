@@ -14,7 +14,7 @@ import type { KernelView } from "./types.js";
 
 /** One thing that is wrong, and how to put it right. */
 export interface Finding {
-  kind: "asymmetric-reply" | "unpinned-service" | "rp-filter" | "empty-table" | "foreign-rule";
+  kind: "asymmetric-reply" | "unpinned-service" | "rp-filter" | "empty-table" | "foreign-rule" | "deleted-by-another-tool";
   message: string;
   fix: string[];
 }
@@ -26,6 +26,8 @@ export interface DoctorInput {
   /** effective rp_filter inputs: `all` and each interface */
   rpFilter: Record<string, number>;
   priorities: IdRange;
+  /** symroute's objects the last apply made that are gone now */
+  missing?: string[];
 }
 
 /** Addresses used as "somewhere on the Internet" when no real client is known. */
@@ -46,6 +48,12 @@ function uplinkSnippet(dev: string, gateway: string, family: Family): string {
 export function diagnose(input: DoctorInput): Finding[] {
   const { view, model } = input;
   const findings: Finding[] = [];
+  if (input.missing?.length)
+    findings.push({
+      kind: "deleted-by-another-tool",
+      message: `${input.missing.length} of symroute's objects are gone since the last apply (another tool deleted them): ${input.missing.slice(0, 5).join("; ")}${input.missing.length > 5 ? "; ..." : ""}`,
+      fix: ["symroute apply <the same file> puts them back; find the tool that flushes rules (a network manager, a firewall script)"],
+    });
   for (const family of [4, 6] as const) {
     const ways = gatewayed(view, family);
     const remote = REMOTE[family];

@@ -49,6 +49,15 @@ describe.skipIf(!isRoot)("trace and doctor", () => {
     expect(m.result).toMatchObject({ type: "unicast", dev: "eth2", via: "10.111.222.21" });
   });
 
+  it("doctor notices when another tool deleted symroute's rules", async () => {
+    await lab.exec("node", ["ip", "rule", "del", "pref", "1000"]);
+    const findings = JSON.parse(cli(["doctor", "--netns", ns(), "--json"]).stdout).findings as { kind: string; message: string }[];
+    const deleted = findings.find((f) => f.kind === "deleted-by-another-tool");
+    expect(deleted?.message).toMatch(/1 of symroute's objects are gone since the last apply .*rule -4 pref 1000 from 192\.168\.1\.1 lookup 1000/);
+    expect(cli(["apply", examplePath("return-path.yaml"), "--netns", ns()]).code).toBe(0);
+    expect(JSON.parse(cli(["doctor", "--netns", ns(), "--json"]).stdout).findings).toEqual([]);
+  });
+
   it("trace against a config file shows the kernel as it would be after applying it", () => {
     expect(cli(["destroy", "--netns", ns()]).code).toBe(0);
     const t = JSON.parse(cli(["trace", examplePath("return-path.yaml"), ...traceArgs(["--json"]).slice(1)]).stdout);

@@ -9,6 +9,9 @@ import { readKernelView } from "../../kernel/simView.js";
 import { readFacts } from "../../kernel/facts.js";
 import { readState } from "../../kernel/state.js";
 import { diagnose } from "../../simulate/doctor.js";
+import { planAgainstKernel } from "../../apply/apply.js";
+import { ruleKey } from "../../model/rule.js";
+import { routeKey } from "../../model/route.js";
 
 export function registerDoctorCommand(program: Command): void {
   program
@@ -20,11 +23,18 @@ export function registerDoctorCommand(program: Command): void {
       const runner = runnerFor(o.netns);
       const [view, facts] = await Promise.all([readKernelView(runner), readFacts(runner)]);
       const applied = readState(o.netns).applied;
+      const missing: string[] = [];
+      if (applied) {
+        const { plan } = await planAgainstKernel(runner, applied.desired, applied.priorities ?? { first: 1, last: 0 });
+        missing.push(...plan.rules.add.map((r) => `rule ${ruleKey(r)}`), ...plan.routes.add.map((r) => `route ${routeKey(r)}`));
+        if (plan.nft.action === "create") missing.push("nft table inet symroute");
+      }
       const findings = diagnose({
         view,
         model: { marks: applied?.desired.marks, balancers: applied?.desired.balancers },
         rpFilter: facts.rpFilter,
         priorities: applied?.priorities ?? { first: 1000, last: 1999 },
+        missing,
       });
       if (o.json) return printJson({ findings });
       if (findings.length === 0) {
