@@ -73,6 +73,15 @@ export class Lab {
     await this.exec(host, ["nft", "-j", "-f", "-"], JSON.stringify({ nftables: commands }));
   }
 
+  /** Packets counted by every `counter` of an nft table in a host. */
+  async counted(host: string, family: string, table: string): Promise<number> {
+    const r = await this.exec(host, ["nft", "-j", "list", "table", family, table]);
+    const objects = (JSON.parse(r.stdout) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }).nftables;
+    let total = 0;
+    for (const o of objects) for (const e of o.rule?.expr ?? []) total += e.counter?.packets ?? 0;
+    return total;
+  }
+
   /** Starts a background process in a host; stopped by teardown. */
   background(host: string, argv: string[]): BackgroundProcess {
     const p = startBackground(this.ns(host), argv);

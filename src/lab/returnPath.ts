@@ -64,10 +64,6 @@ export async function buildReturnPath(lab: Lab): Promise<void> {
 }
 
 /** Packets from the services that reached the default gateway instead of the router. */
-export async function packetsAtDefaultGateway(lab: Lab): Promise<number> {
-  const r = await lab.exec("gw", ["nft", "-j", "list", "table", "inet", "lab"]);
-  const objects = (JSON.parse(r.stdout) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }).nftables;
-  let total = 0;
-  for (const o of objects) for (const e of o.rule?.expr ?? []) total += e.counter?.packets ?? 0;
-  return total;
+export function packetsAtDefaultGateway(lab: Lab): Promise<number> {
+  return lab.counted("gw", "inet", "lab");
 }

@@ -46,12 +46,8 @@ async function isp(lab: Lab, name: string, hostSide: string[], clientSide: strin
 }
 
 /** Packets an ISP dropped because their source was not its customer's prefix. */
-export async function spoofDrops(lab: Lab, isp: string): Promise<number> {
-  const r = await lab.exec(isp, ["nft", "-j", "list", "table", "inet", "isp"]);
-  const objects = (JSON.parse(r.stdout) as { nftables: { rule?: { expr: { counter?: { packets: number } }[] } }[] }).nftables;
-  let total = 0;
-  for (const o of objects) for (const e of o.rule?.expr ?? []) total += e.counter?.packets ?? 0;
-  return total;
+export function spoofDrops(lab: Lab, isp: string): Promise<number> {
+  return lab.counted(isp, "inet", "isp");
 }
 
 /** Builds the topology; the host's echo servers listen on port 3000 and the LAN server on 8080. */
