@@ -65,7 +65,8 @@ export async function compileFor(resolved: ResolvedConfig, runner: Runner | null
   // `assignment: stable` starts from the tables of the last apply
   const previous = runner ? previousTables(readState(runner.netns)) : {};
   try {
-    return { ...compile(resolved, facts, previous), facts };
+    const compiled = compile(resolved, facts, previous);
+    return { ...compiled, warnings: [...resolved.warnings.map(formatIssue), ...compiled.warnings], facts };
   } catch (e) {
     if (e instanceof AllocationError) throw new CliError(`${resolved.file}: ${e.message}`);
     throw e;

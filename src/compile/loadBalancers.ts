@@ -97,9 +97,17 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     part.rpFilterOff.push(t.interface);
   }
 
-  const entries = table.map((owner) => chainOf.get(owner)!);
+  // a target without an address of a family serves only the other family: each family hashes over its own targets
+  const servable = (family: 4 | 6) => targets.filter((t) => (family === 4 ? t.via : t.via6)).map((t) => t.name);
+  const tableOf = (family: 4 | 6): string[] => {
+    const own = servable(family);
+    if (own.length === names.length) return table;
+    return own.length === 0 ? [] : maglevTable(own, size);
+  };
+  const table6 = families.has(6) ? tableOf(6) : table;
   for (const family of [4, 6] as const) {
     if (!families.has(family)) continue;
+    const entries = (family === 4 ? tableOf(4) : table6).map((owner) => chainOf.get(owner)!);
     const vipSet = `${prefix}_vip${family}`;
     part.sets.push({ name: vipSet, type: family === 4 ? "ipv4_addr" : "ipv6_addr", elem: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress) });
 
@@ -159,7 +167,8 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
       ...(t.via6 ? { via6: canonicalAddress(t.via6) } : {}),
     })),
     flows: lb.flows.map((f) => f.name),
-    table,
+    table: families.has(4) ? tableOf(4) : table,
+    ...(families.has(6) && table6 !== table ? { table6 } : {}),
   };
 }
 

@@ -38,10 +38,11 @@ function tryFast(text: string, file: string): LoadResult | null {
   return { ok: true, value: resolve(parsed.data, file) };
 }
 
-function resolve(config: Config, file: string): ResolvedConfig {
+function resolve(config: Config, file: string, warnings: ConfigIssue[] = []): ResolvedConfig {
   return {
     file,
     config,
+    warnings,
     tables: parseRange(config.allocate.tables)!,
     priorities: parseRange(config.allocate.priorities)!,
     markMask: parseMask(config.allocate.markMask),
@@ -76,8 +77,9 @@ export function loadWithPositions(text: string, file: string): LoadResult {
     return { ok: false, issues: sortIssues(parsed.error.issues.flatMap(zodToPathIssues).map(place)) };
   }
   const semantic = checkSemantics(parsed.data);
-  if (semantic.length > 0) return { ok: false, issues: sortIssues(semantic.map(place)) };
-  return { ok: true, value: resolve(parsed.data, file) };
+  const errors = semantic.filter((i) => !i.warning);
+  if (errors.length > 0) return { ok: false, issues: sortIssues(errors.map(place)) };
+  return { ok: true, value: resolve(parsed.data, file, sortIssues(semantic.filter((i) => i.warning).map(place))) };
 }
 
 function zodToPathIssues(issue: z.core.$ZodIssue): PathIssue[] {

@@ -3,6 +3,7 @@
  * compile never parses text again.
  */
 import type { Config } from "./schema.js";
+import type { ConfigIssue } from "./errors.js";
 
 /** An inclusive numeric range from allocate.*. */
 export interface IdRange {
@@ -17,6 +18,8 @@ export interface ResolvedConfig {
   tables: IdRange;
   priorities: IdRange;
   markMask: number;
+  /** problems that do not stop the config (ignored fields, half-served families) */
+  warnings: ConfigIssue[];
 }
 
 /** Parses "1000-1999" (or one number) into a range; null when malformed. */

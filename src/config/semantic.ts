@@ -14,6 +14,8 @@ export interface PathIssue {
   path: FieldPath;
   message: string;
   atKey?: boolean;
+  /** reported, but the config is still applied */
+  warning?: boolean;
 }
 
 const RESERVED_TABLES = [0, 253, 254, 255];
@@ -90,7 +92,7 @@ export function checkSemantics(config: Config): PathIssue[] {
     if (s.strategy === "static") {
       if (!s.clients || s.clients.length === 0) add([...base, "clients"], "the static strategy needs the client prefixes to route back");
     } else if (s.clients && s.clients.length > 0) {
-      add([...base, "clients"], `only the static strategy uses clients; strategy is '${s.strategy}'`);
+      issues.push({ path: [...base, "clients"], message: `ignored: only the static strategy uses clients; strategy is '${s.strategy}'`, warning: true });
     }
     s.clients?.forEach((c, j) => {
       const p = parsePrefix(c);

@@ -18,6 +18,7 @@ function portRangeProblem(spec: string): string | null {
 export function checkLoadBalancers(config: Config): PathIssue[] {
   const issues: PathIssue[] = [];
   const add = (path: (string | number)[], message: string) => issues.push({ path, message });
+  const warn = (path: (string | number)[], message: string) => issues.push({ path, message, warning: true });
   const lbNames = new Set<string>();
   config.loadBalancers.forEach((lb, i) => {
     const base = ["loadBalancers", i];
@@ -37,8 +38,8 @@ export function checkLoadBalancers(config: Config): PathIssue[] {
       if (targetNames.has(t.name)) add([...base, "targets", j, "name"], `duplicate target name '${t.name}': names must be unique, the Maglev permutation derives from them`);
       targetNames.add(t.name);
       if (!t.via && !t.via6) add([...base, "targets", j], "needs via and/or via6");
-      if (families.has(4) && !t.via) add([...base, "targets", j], `the balancer has IPv4 VIPs but target ${t.name} has no via`);
-      if (families.has(6) && !t.via6) add([...base, "targets", j], `the balancer has IPv6 VIPs but target ${t.name} has no via6`);
+      if (families.has(4) && !t.via) warn([...base, "targets", j], `target ${t.name} has no via: it serves only the IPv6 VIPs`);
+      if (families.has(6) && !t.via6) warn([...base, "targets", j], `target ${t.name} has no via6: it serves only the IPv4 VIPs`);
     });
     const size = lb.maglev.size;
     if (size !== undefined) {
@@ -70,8 +71,8 @@ export function checkLoadBalancers(config: Config): PathIssue[] {
     });
     if (lb.egress) {
       if (!lb.egress.gateway && !lb.egress.gateway6) add([...base, "egress"], "needs gateway and/or gateway6");
-      if (families.has(4) && !lb.egress.gateway) add([...base, "egress"], "the balancer has IPv4 VIPs but egress has no gateway");
-      if (families.has(6) && !lb.egress.gateway6) add([...base, "egress"], "the balancer has IPv6 VIPs but egress has no gateway6");
+      if (families.has(4) && !lb.egress.gateway) warn([...base, "egress"], "no gateway: replies from the IPv4 VIPs follow the main table");
+      if (families.has(6) && !lb.egress.gateway6) warn([...base, "egress"], "no gateway6: replies from the IPv6 VIPs follow the main table");
     }
   });
   return issues;

@@ -27,7 +27,7 @@ export function checkRoutedNetworks(config: Config): PathIssue[] {
       else if (!prefixContains(sub, parseAddress(value)!)) add([...base, key], `${value} is not inside ${key === "gateway" ? net.subnet : net.subnet6}`);
     }
     if (net.role === "router" && net.instances.length > 0) add([...base, "instances"], "the router role hosts no instances; use host-router");
-    if (net.role === "host" && net.masquerade) add([...base, "masquerade"], "only the router roles masquerade");
+    if (net.role === "host" && net.masquerade) issues.push({ path: [...base, "masquerade"], message: "ignored: only the router roles masquerade", warning: true });
     if (net.arpSource) {
       if (net.role !== "host") add([...base, "arpSource"], "only the host role needs arpSource (a router has the gateway address)");
       const a = parseAddress(net.arpSource)!;

@@ -23,4 +23,6 @@ export interface BalancerInfo {
   flows: string[];
   /** owner (target name) of each entry */
   table: string[];
+  /** the IPv6 table, when some targets serve IPv4 only */
+  table6?: string[];
 }

@@ -26,9 +26,10 @@ export function flowKey(src: Address, dst: Address, ports?: { sport: number; dpo
 export function balancerTarget(b: BalancerInfo, src: string, dst: string, ports?: { sport: number; dport: number }): { entry: number; target: BalancerTarget } | null {
   const s = parseAddress(src);
   const d = parseAddress(dst);
-  if (!s || !d || !b.vips.includes(dst) || b.table.length === 0) return null;
+  const table = d?.family === 6 && b.table6 ? b.table6 : b.table;
+  if (!s || !d || !b.vips.includes(dst) || table.length === 0) return null;
   const entry = scaleToMod(jhash(flowKey(s, d, ports), b.seed), b.size);
-  const owner = b.table[entry];
+  const owner = table[entry];
   const target = b.targets.find((t) => t.name === owner);
   return target ? { entry, target } : null;
 }

@@ -88,7 +88,7 @@ services:
     ]);
   });
 
-  it("needs clients for the static strategy and refuses them elsewhere", () => {
+  it("needs clients for the static strategy and warns that they are ignored elsewhere", () => {
     const errs = mustFail(TWO_UPLINKS + `services:
   - name: a
     addresses: [192.168.1.1]
@@ -99,8 +99,10 @@ services:
     uplink: isp1
     clients: [10.0.0.0/8]
 `);
+    expect(errs).toHaveLength(1);
     expect(errs[0]).toMatch(/services\[0\]\.clients: the static strategy needs/);
-    expect(errs[1]).toMatch(/services\[1\]\.clients: only the static strategy uses clients/);
+    const ok = mustLoad(TWO_UPLINKS + `services:\n  - name: b\n    addresses: [192.168.1.2]\n    uplink: isp1\n    clients: [10.0.0.0/8]\n`);
+    expect(ok.warnings.map((w) => `${w.line}:${w.col} ${w.message}`)).toEqual(["15:14 ignored: only the static strategy uses clients; strategy is 'source'"]);
   });
 
   it("reports YAML syntax errors with their place", () => {

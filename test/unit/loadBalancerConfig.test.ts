@@ -59,9 +59,13 @@ ${FLOW}${TARGETS}    egress: { gateway: 169.254.100.150, interface: ext0, table:
     expect(errs.join("\n")).toMatch(/loadBalancers\[0\]\.egress\.table: table 4096 is already used by uplink u/);
   });
 
-  it("an IPv6 VIP with a target that has no via6", () => {
-    const errs = mustFail(LB(FLOW + TARGETS).replace("[20.0.0.1]", "[20.0.0.1, 2000::1]"));
-    expect(errs[0]).toMatch(/loadBalancers\[0\]\.targets\[0\]: the balancer has IPv6 VIPs but target a has no via6/);
+  it("an IPv6 VIP with targets that have no via6: a warning, and IPv6 hashes over the targets that can take it", () => {
+    const text = LB(FLOW + `    targets:\n      - { name: a, via: 172.16.0.6, interface: conduit-a }\n      - { name: b, via6: "fd00::8", interface: conduit-a }\n`).replace("[20.0.0.1]", "[20.0.0.1, 2000::1]");
+    const r = mustLoad(text);
+    expect(r.warnings.map((w) => w.message)).toEqual(["target a has no via6: it serves only the IPv4 VIPs", "target b has no via: it serves only the IPv6 VIPs"]);
+    const info = compile(r, { links: {}, rpFilter: {} }).desired.balancers![0];
+    expect(new Set(info.table)).toEqual(new Set(["a"]));
+    expect(new Set(info.table6)).toEqual(new Set(["b"]));
   });
 
   it("compiles: one mark and table per target, the same numbers every time", () => {

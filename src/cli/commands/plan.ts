@@ -9,6 +9,7 @@ import { readIpState } from "../../kernel/ipState.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
+import { formatIssue } from "../../config/errors.js";
 
 export function registerReadCommands(program: Command): void {
   program
@@ -19,8 +20,12 @@ export function registerReadCommands(program: Command): void {
     .action((file: string, opts: { json?: boolean }) => {
       try {
         const resolved = loadConfigFile(file);
-        if (opts.json) printJson({ valid: true, file, issues: [] });
-        else process.stdout.write(`${file}: valid (${resolved.config.uplinks.length} uplinks, ${resolved.config.services.length} services)\n`);
+        if (opts.json) printJson({ valid: true, file, issues: [], warnings: resolved.warnings });
+        else {
+          for (const w of resolved.warnings) process.stderr.write(`${formatIssue(w)} (warning)\n`);
+          const c = resolved.config;
+          process.stdout.write(`${file}: valid (${c.uplinks.length} uplinks, ${c.services.length} services, ${c.loadBalancers.length} load balancers, ${c.routedNetworks.length} routed networks)\n`);
+        }
       } catch (e) {
         if (opts.json && e instanceof CliError) {
           printJson({ valid: false, file, issues: e.issues.length ? e.issues : [{ file, line: 0, col: 0, path: [], message: e.message }] });
