@@ -52,10 +52,19 @@ function sysctlKeys(desired: Desired, state: StateFile): string[] {
   return [...desired.sysctls.map((s) => s.key), ...Object.keys(state.sysctlOriginals)];
 }
 
+/**
+ * Whether symroute's arp table may exist or be wanted: a config with routed
+ * networks, a state that recorded one, or an apply cut short. (`destroy`
+ * always looks, in case the state file was lost.)
+ */
+export function mayHaveArpTable(desired: Desired | null, state: StateFile): boolean {
+  return !!desired?.nftArp || !!state.applied?.nftArpDesired || state.journal !== null;
+}
+
 /** Computes the plan against the live kernel without changing anything. */
-export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange, prefetched?: Promise<LiveObjects>): Promise<{ plan: Plan; live: LiveState }> {
+export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange, prefetched?: Promise<LiveObjects>, alwaysArp = false): Promise<{ plan: Plan; live: LiveState }> {
   const state = readState(runner.netns);
-  const live = await readLive(runner, sysctlKeys(desired, state), prefetched);
+  const live = await readLive(runner, sysctlKeys(desired, state), prefetched, alwaysArp || mayHaveArpTable(desired, state));
   const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [], ownedExtras: state.ownedExtras ?? [] });
   return { plan, live };
 }
@@ -69,7 +78,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     if (missing !== null) throw new RefusedError(`this kernel has no ${feature.toUpperCase()} support (ip link add type ${feature}: ${missing}); the vrf strategy cannot be applied here`);
   }
   const state = readState(netns);
-  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, req.prefetched);
+  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, req.prefetched, !!req.destroying);
   if (plan.conflicts.length > 0 && !req.allowConflicts)
     throw new RefusedError(`conflicts with objects symroute does not own:\n  ${plan.conflicts.join("\n  ")}`);
   if (isEmptyPlan(plan)) {
@@ -99,7 +108,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     for (const s of plan.sysctls) if (s.restore) delete finalOriginals[s.key];
     const wanted = new Set((desired.extras ?? []).map(extraKey));
     const ownedExtras = [...(state.ownedExtras ?? []).filter((e) => wanted.has(extraKey(e))), ...plan.extras.add];
-    const { nftLive, nftArpLive } = await verify(runner, desired, req.priorities, finalOriginals, ownedExtras);
+    const { nftLive, nftArpLive } = await verify(runner, desired, req.priorities, finalOriginals, ownedExtras, live.nftArp != null);
     writeState(
       {
         ...state,
@@ -129,8 +138,8 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
 }
 
 /** Reads back and re-plans; anything left to do means the kernel did not take the change. */
-async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>, ownedExtras: Extra[]): Promise<{ nftLive: string | null; nftArpLive: string | null }> {
-  const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)]);
+async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>, ownedExtras: Extra[], hadArp: boolean): Promise<{ nftLive: string | null; nftArpLive: string | null }> {
+  const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)], undefined, !!desired.nftArp || hadArp);
   const nftLive = live.nft ? JSON.stringify(live.nft) : null;
   const nftArpLive = live.nftArp ? JSON.stringify(live.nftArp) : null;
   if (desired.nft && !live.nft) throw new Error("verify: nft table inet symroute missing after apply");

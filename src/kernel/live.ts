@@ -14,9 +14,17 @@ import { formatAddress, parsePrefix } from "../net/ip.js";
 /** Everything but sysctls, whose keys depend on the compiled config. */
 export type LiveObjects = Omit<LiveState, "sysctls">;
 
-/** Reads rules, routes, symroute's nft table and interface names (reusing an ip read under way). */
-export async function readLiveObjects(runner: Runner, ip?: Promise<IpState>): Promise<LiveObjects> {
-  const [state, nft, nftArp] = await Promise.all([ip ?? readIpState(runner), readNftTable(runner, "inet", NFT_TABLE), readNftTable(runner, "arp", NFT_TABLE)]);
+/**
+ * Reads rules, routes, symroute's nft tables and interface names (reusing an
+ * ip read under way). The arp table is read only when it may exist (`withArp`):
+ * one process less on every plan and verify of configs without routed networks.
+ */
+export async function readLiveObjects(runner: Runner, ip?: Promise<IpState>, withArp = true): Promise<LiveObjects> {
+  const [state, nft, nftArp] = await Promise.all([
+    ip ?? readIpState(runner),
+    readNftTable(runner, "inet", NFT_TABLE),
+    withArp ? readNftTable(runner, "arp", NFT_TABLE) : Promise.resolve(null),
+  ]);
   return { rules: state.rules, routes: state.routes, nft, nftArp, extras: extrasOf(state), interfaces: Object.keys(state.links) };
 }
 
@@ -33,7 +41,7 @@ function extrasOf(state: IpState): Extra[] {
 }
 
 /** Reads the objects (or takes ones already being read) and the given sysctls. */
-export async function readLive(runner: Runner, sysctlKeys: string[], objects?: Promise<LiveObjects>): Promise<LiveState> {
-  const [o, sysctls] = await Promise.all([objects ?? readLiveObjects(runner), readSysctls(runner, [...new Set(sysctlKeys)])]);
+export async function readLive(runner: Runner, sysctlKeys: string[], objects?: Promise<LiveObjects>, withArp = true): Promise<LiveState> {
+  const [o, sysctls] = await Promise.all([objects ?? readLiveObjects(runner, undefined, withArp), readSysctls(runner, [...new Set(sysctlKeys)])]);
   return { ...o, sysctls };
 }

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
-import { applyDesired, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
+import { applyDesired, mayHaveArpTable, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
 import { rollback } from "../../apply/rollback.js";
 import type { ExecuteHooks } from "../../apply/execute.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
@@ -66,7 +66,7 @@ export function registerWriteCommands(program: Command): void {
       const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : null;
       // one read of the kernel serves both compile (addresses) and plan (objects)
       const ip = readIpState(runner);
-      const prefetched = readLiveObjects(runner, ip);
+      const prefetched = readLiveObjects(runner, ip, resolved.config.routedNetworks.length > 0 || mayHaveArpTable(null, readState(opts.netns)));
       prefetched.catch(() => undefined);
       const compiled = await compileFor(resolved, runner, ip);
       if (!opts.json) for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);

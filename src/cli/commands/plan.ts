@@ -3,7 +3,8 @@
  */
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
-import { planAgainstKernel } from "../../apply/apply.js";
+import { mayHaveArpTable, planAgainstKernel } from "../../apply/apply.js";
+import { readState } from "../../kernel/state.js";
 import { readLiveObjects } from "../../kernel/live.js";
 import { readIpState } from "../../kernel/ipState.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
@@ -48,7 +49,7 @@ export function registerReadCommands(program: Command): void {
       const runner = runnerFor(opts.netns);
       // one read of the kernel serves both compile (addresses) and plan (objects)
       const ip = readIpState(runner);
-      const prefetched = readLiveObjects(runner, ip);
+      const prefetched = readLiveObjects(runner, ip, resolved.config.routedNetworks.length > 0 || mayHaveArpTable(null, readState(opts.netns)));
       prefetched.catch(() => undefined);
       const compiled = await compileFor(resolved, runner, ip);
       const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, prefetched);
