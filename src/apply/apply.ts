@@ -36,6 +36,8 @@ export interface ApplyRequest {
   destroying?: boolean;
   /** the kernel's objects, when their reading was started earlier (beside compile) */
   prefetched?: Promise<LiveObjects>;
+  /** sysctl values read moments ago (the facts' rp_filter), not read again */
+  knownSysctls?: Record<string, string>;
 }
 
 export interface ApplyOutcome {
@@ -62,9 +64,18 @@ export function mayHaveArpTable(desired: Desired | null, state: StateFile): bool
 }
 
 /** Computes the plan against the live kernel without changing anything. */
-export async function planAgainstKernel(runner: Runner, desired: Desired, priorities: IdRange, prefetched?: Promise<LiveObjects>, alwaysArp = false): Promise<{ plan: Plan; live: LiveState }> {
+export async function planAgainstKernel(
+  runner: Runner,
+  desired: Desired,
+  priorities: IdRange,
+  prefetched?: Promise<LiveObjects>,
+  alwaysArp = false,
+  known: Record<string, string> = {},
+): Promise<{ plan: Plan; live: LiveState }> {
   const state = readState(runner.netns);
-  const live = await readLive(runner, sysctlKeys(desired, state), prefetched, alwaysArp || mayHaveArpTable(desired, state));
+  const keys = sysctlKeys(desired, state);
+  const live = await readLive(runner, keys.filter((k) => known[k] === undefined), prefetched, alwaysArp || mayHaveArpTable(desired, state));
+  for (const k of keys) if (known[k] !== undefined && live.sysctls[k] === undefined) live.sysctls[k] = known[k];
   const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [], ownedExtras: state.ownedExtras ?? [] });
   return { plan, live };
 }
@@ -78,7 +89,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     if (missing !== null) throw new RefusedError(`this kernel has no ${feature.toUpperCase()} support (ip link add type ${feature}: ${missing}); the vrf strategy cannot be applied here`);
   }
   const state = readState(netns);
-  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, req.prefetched, !!req.destroying);
+  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, req.prefetched, !!req.destroying, req.knownSysctls);
   if (plan.conflicts.length > 0 && !req.allowConflicts)
     throw new RefusedError(`conflicts with objects symroute does not own:\n  ${plan.conflicts.join("\n  ")}`);
   if (isEmptyPlan(plan)) {

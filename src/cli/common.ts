@@ -53,11 +53,11 @@ export function runnerFor(netns?: string): Runner {
 }
 
 /** Compiles with facts from the kernel when it can be read, else with none. */
-export async function compileFor(resolved: ResolvedConfig, runner: Runner | null, ip?: Promise<IpState>): Promise<Compiled & { facts: HostFacts }> {
+export async function compileFor(resolved: ResolvedConfig, runner: Runner | null, ip?: Promise<IpState>, factsRead?: Promise<HostFacts>): Promise<Compiled & { facts: HostFacts }> {
   let facts = noFacts();
   if (runner) {
     try {
-      facts = await readFacts(runner, ip);
+      facts = await (factsRead ?? readFacts(runner, ip));
     } catch {
       facts = noFacts();
     }

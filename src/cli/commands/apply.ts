@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
-import { applyDesired, mayHaveArpTable, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
+import { applyDesired, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
 import { rollback } from "../../apply/rollback.js";
 import type { ExecuteHooks } from "../../apply/execute.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
@@ -13,8 +13,8 @@ import { isEmptyPlan } from "../../plan/plan.js";
 import { emptyDesired } from "../../model/desired.js";
 import { readState, removeState, writeState } from "../../kernel/state.js";
 import { spawnSelfDetached } from "../../kernel/detach.js";
-import { readLive, readLiveObjects } from "../../kernel/live.js";
-import { readIpState } from "../../kernel/ipState.js";
+import { readLive } from "../../kernel/live.js";
+import { rpFilterKeys, startReads } from "../reads.js";
 import { SYMROUTE_PROTO } from "../../model/ownership.js";
 
 const NO_RANGE = { first: 1, last: 0 };
@@ -61,19 +61,18 @@ export function registerWriteCommands(program: Command): void {
     .option("--confirm-timeout <duration>", "revert unless `symroute confirm` follows within this time")
     .option("--allow-conflicts", "apply even where foreign objects stand in symroute's ranges")
     .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean }) => {
-      const resolved = loadConfigFile(file);
       const runner = runnerFor(opts.netns);
+      // the kernel is read while the config is parsed: one read serves compile (addresses) and plan (objects)
+      const reads = startReads(runner);
+      const resolved = loadConfigFile(file);
       const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : null;
-      // one read of the kernel serves both compile (addresses) and plan (objects)
-      const ip = readIpState(runner);
-      const prefetched = readLiveObjects(runner, ip, resolved.config.routedNetworks.length > 0 || mayHaveArpTable(null, readState(opts.netns)));
-      prefetched.catch(() => undefined);
-      const compiled = await compileFor(resolved, runner, ip);
+      const prefetched = reads.objects;
+      const compiled = await compileFor(resolved, runner, reads.ip, reads.facts);
       if (!opts.json) for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
       const before = readState(opts.netns);
       let outcome: ApplyOutcome;
       try {
-        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts, hooks: faultHooks(), prefetched });
+        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts, hooks: faultHooks(), prefetched, knownSysctls: rpFilterKeys(compiled.facts) });
       } catch (e) {
         if (e instanceof RefusedError) throw new CliError(`${file}: ${e.message}`);
         throw e;

@@ -3,10 +3,8 @@
  */
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
-import { mayHaveArpTable, planAgainstKernel } from "../../apply/apply.js";
-import { readState } from "../../kernel/state.js";
-import { readLiveObjects } from "../../kernel/live.js";
-import { readIpState } from "../../kernel/ipState.js";
+import { planAgainstKernel } from "../../apply/apply.js";
+import { rpFilterKeys, startReads } from "../reads.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
@@ -45,14 +43,11 @@ export function registerReadCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .option("--exit-code", "exit 2 when there are changes")
     .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean }) => {
-      const resolved = loadConfigFile(file);
       const runner = runnerFor(opts.netns);
-      // one read of the kernel serves both compile (addresses) and plan (objects)
-      const ip = readIpState(runner);
-      const prefetched = readLiveObjects(runner, ip, resolved.config.routedNetworks.length > 0 || mayHaveArpTable(null, readState(opts.netns)));
-      prefetched.catch(() => undefined);
-      const compiled = await compileFor(resolved, runner, ip);
-      const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, prefetched);
+      const reads = startReads(runner);
+      const resolved = loadConfigFile(file);
+      const compiled = await compileFor(resolved, runner, reads.ip, reads.facts);
+      const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, reads.objects, false, rpFilterKeys(compiled.facts));
       if (opts.json) printJson({ changes: !isEmptyPlan(plan), plan, warnings: compiled.warnings });
       else {
         for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
