@@ -30,7 +30,7 @@ export interface Compiled {
 /** Compiles a validated config against the host's facts. */
 export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}): Compiled {
   const allocation = allocate(resolved);
-  const lbPart = compileLoadBalancers(resolved, allocation, facts, previousTables);
+  const lbPart = compileLoadBalancers(resolved, allocation, previousTables);
   const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));

@@ -7,7 +7,6 @@
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
-import type { HostFacts } from "../model/facts.js";
 import type { NftRule } from "../model/nftTable.js";
 import type { BalancerInfo } from "../model/balancer.js";
 import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchSaddrSet, notrack, setSaddr, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
@@ -53,7 +52,7 @@ export function balancerSeed(name: string): number {
 }
 
 /** Compiles every load balancer; `previous` holds the tables of the last apply (for `assignment: stable`). */
-export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, _facts: HostFacts, previous: Record<string, string[]>): Part & { balancers: BalancerInfo[] } {
+export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>): Part & { balancers: BalancerInfo[] } {
   const part = emptyPart();
   const balancers: BalancerInfo[] = [];
   const { config } = resolved;

@@ -57,7 +57,6 @@ export function checkSemantics(config: Config): PathIssue[] {
     u.addresses?.forEach((a, j) => {
       const p = parsePrefix(a);
       if (!p) return;
-      if (p.family === 4 && !u.gateway && !u.gateway6) return;
       const gw = p.family === 4 ? u.gateway : u.gateway6;
       if (gw && p.length < familyBits(p.family)) {
         const g = parseAddress(gw);

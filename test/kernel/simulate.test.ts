@@ -34,7 +34,7 @@ class Rng {
   }
 }
 
-function routeLine(rng: Rng, fam: typeof V4, family: 4 | 6): string {
+function routeLine(rng: Rng, fam: typeof V4): string {
   const pick = <T>(xs: T[]) => xs[rng.nextInt(0, xs.length - 1)];
   const table = pick([100, 101, 102, 254]);
   const dst = pick(fam.pool);
@@ -46,7 +46,6 @@ function routeLine(rng: Rng, fam: typeof V4, family: 4 | 6): string {
   }
   if (kind === 5) return `route replace ${dst} dev ${pick(DEVS)} table ${table} ${metric}`;
   const type = ["blackhole", "unreachable", "prohibit", "throw"][kind - 6];
-  void family;
   return `route replace ${type} ${dst} table ${table} ${metric}`;
 }
 
@@ -113,11 +112,11 @@ describe.skipIf(!isRoot)("simulator against the kernel", () => {
     for (let round = 0; round < ROUNDS; round++) {
       const rng = new Rng(1000 + round);
       for (const [family, fam] of [[4, V4], [6, V6]] as const) {
-        const lines = [`rule flush`, ...(family === 4 ? [] : []), `route flush table 100`, `route flush table 101`, `route flush table 102`];
+        const lines = ["rule flush", "route flush table 100", "route flush table 101", "route flush table 102"];
         await lab.exec("d", ["ip", `-${family}`, "-force", "-batch", "-"], lines.join("\n") + "\n", true);
         // rule flush keeps the default rules; reload ours and the routes
         const batch: string[] = [];
-        for (let i = 0; i < 14; i++) batch.push(routeLine(rng, fam, family));
+        for (let i = 0; i < 14; i++) batch.push(routeLine(rng, fam));
         const prios = Array.from({ length: 8 }, () => rng.nextInt(100, 500)).sort((a, b) => a - b);
         prios.forEach((p) => batch.push(ruleLine(rng, fam, p)));
         await lab.exec("d", ["ip", `-${family}`, "-force", "-batch", "-"], batch.join("\n") + "\n", true);
