@@ -57,14 +57,17 @@ export function diagnose(input: DoctorInput): Finding[] {
   for (const family of [4, 6] as const) {
     const ways = gatewayed(view, family);
     const remote = REMOTE[family];
-    // every interface with an address of the family is a way in, gateway or not
-    const connected = [...new Set(view.addresses.filter((x) => x.prefix.family === family && x.scope === "global" && x.dev !== "lo").map((x) => x.dev))];
+    // the ways in: symroute's uplinks when a config says which they are, else every interface with an address
+    const declared = model.marks?.uplinks.map((u) => u.interface);
+    const connected = [...new Set(view.addresses.filter((x) => x.prefix.family === family && x.scope === "global" && x.dev !== "lo").map((x) => x.dev))].filter(
+      (dev) => !declared || declared.includes(dev),
+    );
     const multiHomed = connected.length >= 2;
     for (const a of view.addresses) {
       if (a.prefix.family !== family || a.scope !== "global") continue;
       const address = formatAddress(a.prefix);
       const loopback = a.dev === "lo";
-      const ingress = loopback ? connected : [a.dev];
+      const ingress = loopback ? connected : connected.includes(a.dev) ? [a.dev] : [];
       const wrong: string[] = [];
       for (const x of ingress) {
         const t = trace(view, model, { family, src: remote, dst: address, iif: x, proto: 6, sport: 40000, dport: 443 }, true);
@@ -92,7 +95,7 @@ export function diagnose(input: DoctorInput): Finding[] {
         const gw = ways.get(a.dev);
         findings.push({
           kind: "asymmetric-reply",
-          message: `traffic for ${address} arriving on ${wrong.join(", ")}: not by ${a.dev}, where it came in`,
+          message: `traffic for ${address} arriving on ${wrong.join(", ")}: not by ${a.dev}, where it came in${gw ? "" : ` (if remote clients reach ${a.dev} through a router)`}`,
           fix: gw
             ? [`ip route add default via ${gw} dev ${a.dev} table <T>; ip rule add from ${address} lookup <T>`, `or in symroute.yaml:\n${uplinkSnippet(a.dev, gw, family)}`]
             : [`ip rule add from ${address} lookup <a table whose default route leaves by ${a.dev}>`],

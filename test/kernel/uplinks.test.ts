@@ -34,6 +34,9 @@ describe.skipIf(!isRoot)("uplinks (seed 004) in namespaces", () => {
   it("replies by the default uplink only work for isp1 before symroute", async () => {
     const r = await probes();
     expect(r.map((x) => x.ok)).toEqual([true, true, false, false, false, false, true]);
+    const findings = JSON.parse(cli(["doctor", "--netns", lab.ns("host"), "--json"]).stdout).findings as { kind: string; message: string }[];
+    const eth2 = findings.filter((f) => f.kind === "asymmetric-reply" && / arriving on eth2 /.test(f.message)).map((f) => f.message.split(" ")[2]);
+    expect(eth2.sort()).toEqual(["192.0.2.31", "2001:db8:2::31"]);
   });
 
   it("with symroute every reply leaves by the uplink it came in on, host and forwarded, and conntrack carries the marks", async () => {
@@ -53,6 +56,7 @@ describe.skipIf(!isRoot)("uplinks (seed 004) in namespaces", () => {
     expect(isp1).toMatch(/mark=65536/);
     const v6 = await conntrackList(lab, "host", ["-f", "ipv6", "-p", "tcp", "--orig-dst", UPLINKS.host.isp2.v6]);
     expect(v6).toMatch(/mark=131072/);
+    expect(JSON.parse(cli(["doctor", "--netns", lab.ns("host"), "--json"]).stdout).findings).toEqual([]);
   });
 
   it("a second apply of the same file changes nothing", () => {
