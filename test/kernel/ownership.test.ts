@@ -82,4 +82,27 @@ table ip natty {
     expect(cli(["destroy", "--netns", lab.ns("h")]).code).toBe(0);
     expect(await kernelSnapshot(lab, "h", RP_KEYS)).toBe(before);
   });
+
+  it("an address that was there before symroute stays after destroy; one symroute added goes", async () => {
+    const yaml = `version: 1
+routedNetworks:
+  - name: net
+    interface: eth1
+    subnet: 203.0.113.0/24
+    subnet6: "2001:db8:9::/64"
+    gateway: 203.0.113.8
+    gateway6: "2001:db8:9::1"
+    role: router
+`;
+    const file = configFile(yaml);
+    const a = cli(["apply", file, "--netns", lab.ns("h")]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toContain("+ addr -6 2001:db8:9::1/64 dev eth1");
+    expect(a.stdout).not.toContain("+ addr -4 203.0.113.8/24");
+    expect(cli(["destroy", "--netns", lab.ns("h")]).code).toBe(0);
+    const addrs = (await lab.exec("h", ["ip", "addr", "show", "dev", "eth1"])).stdout;
+    expect(addrs).toContain("203.0.113.8/24");
+    expect(addrs).not.toContain("2001:db8:9::1");
+    expect(await kernelSnapshot(lab, "h", RP_KEYS)).toBe(before);
+  });
 });
