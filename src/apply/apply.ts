@@ -6,6 +6,7 @@ import type { Runner } from "../kernel/runner.js";
 import type { Desired } from "../model/desired.js";
 import type { IdRange } from "../config/resolved.js";
 import { makePlan, isEmptyPlan, nftDesiredText, type Plan } from "../plan/plan.js";
+import { formatPlan } from "../plan/format.js";
 import { readLive, type LiveObjects } from "../kernel/live.js";
 import { readState, writeState, type StateFile } from "../kernel/state.js";
 import { probeFeature } from "../kernel/features.js";
@@ -157,18 +158,6 @@ async function verify(runner: Runner, desired: Desired, priorities: IdRange, ori
   if (desired.nftArp && !live.nftArp) throw new Error("verify: nft table arp symroute missing after apply");
   const applied = { nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive };
   const again = makePlan({ desired, live, applied, sysctlOriginals: originals, priorities, ownedExtras });
-  if (!isEmptyPlan(again)) {
-    const left = [
-      ...again.rules.add.map(() => "rule missing"),
-      ...again.rules.remove.map(() => "rule left over"),
-      ...again.routes.add.map((r) => `route missing: ${r.dst} table ${r.table}`),
-      ...again.routes.change.map((c) => `route differs: ${c.to.dst} table ${c.to.table}`),
-      ...again.routes.remove.map((r) => `route left over: ${r.dst} table ${r.table}`),
-      ...again.extras.add.map((e) => `missing: ${extraKey(e)}`),
-      ...again.extras.remove.map((e) => `left over: ${extraKey(e)}`),
-      ...again.sysctls.map((s) => `sysctl ${s.key} is ${s.from}, wanted ${s.to}`),
-    ];
-    throw new Error(`verify: kernel does not match after apply: ${left.join("; ")}`);
-  }
+  if (!isEmptyPlan(again)) throw new Error(`verify: kernel does not match after apply; still to do:\n${formatPlan(again)}`);
   return { nftLive, nftArpLive };
 }

@@ -4,7 +4,7 @@
  * (`ip route get`, many per process) for the differential tests and bench.
  */
 import type { Runner } from "./runner.js";
-import { arrays } from "./ipState.js";
+import { arrays, readIpRows } from "./ipState.js";
 import { kernelView } from "../simulate/parse.js";
 import type { KernelView, Packet, RouteResult } from "../simulate/types.js";
 
@@ -12,12 +12,7 @@ type Row = Record<string, unknown>;
 
 /** The kernel's routing state as the simulator models it. */
 export async function readKernelView(runner: Runner): Promise<KernelView> {
-  const [v4, v6] = await Promise.all([
-    runner.run(["ip", "-4", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\nlink show\n" }),
-    runner.run(["ip", "-6", "-N", "-j", "-batch", "-"], { stdin: "rule show\nroute show table all\naddr show\n" }),
-  ]);
-  const [rules4, routes4, addrs4, links] = arrays(v4.stdout) as Row[][];
-  const [rules6, routes6, addrs6] = arrays(v6.stdout) as Row[][];
+  const { rules4, routes4, links, addrs4, rules6, routes6, addrs6 } = await readIpRows(runner);
   return { ...kernelView({ rules4, rules6, routes4, routes6, addrs: [...addrs4, ...addrs6] }), links: links.map((l) => String(l.ifname)) };
 }
 

@@ -12,13 +12,10 @@ import { extraKey } from "../model/extra.js";
 export function formatPlan(plan: Plan): string {
   const lines: string[] = [];
   const why = (w?: string) => (w ? `    # ${w}` : "");
-  if (plan.nft.action !== "none") {
-    const sign = plan.nft.action === "delete" ? "-" : plan.nft.action === "create" ? "+" : "~";
-    lines.push(`${sign} nft table inet symroute${plan.nft.reason ? ` (${plan.nft.reason})` : ""}`);
-  }
-  if (plan.nftArp.action !== "none") {
-    const sign = plan.nftArp.action === "delete" ? "-" : plan.nftArp.action === "create" ? "+" : "~";
-    lines.push(`${sign} nft table arp symroute${plan.nftArp.reason ? ` (${plan.nftArp.reason})` : ""}`);
+  for (const [change, family] of [[plan.nft, "inet"], [plan.nftArp, "arp"]] as const) {
+    if (change.action === "none") continue;
+    const sign = change.action === "delete" ? "-" : change.action === "create" ? "+" : "~";
+    lines.push(`${sign} nft table ${family} symroute${change.reason ? ` (${change.reason})` : ""}`);
   }
   for (const e of plan.extras.add) lines.push(`+ ${extraKey(e)}${why(e.why)}`);
   for (const e of plan.extras.remove) lines.push(`- ${extraKey(e)}`);
