@@ -40,7 +40,7 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTabl
   );
   const chains = mergeChains(parts);
   const nft: NftTable | null =
-    chains.length > 0 ? { family: "inet", name: NFT_TABLE, sets: parts.flatMap((p) => p.sets), chains, rules: parts.flatMap((p) => p.nftRules) } : null;
+    chains.length > 0 ? { family: "inet", name: NFT_TABLE, sets: parts.flatMap((p) => p.sets), maps: parts.flatMap((p) => p.maps), chains, rules: parts.flatMap((p) => p.nftRules) } : null;
   const arpRules = parts.flatMap((p) => p.arpRules);
   const nftArp: NftTable | null = arpRules.length
     ? { family: "arp", name: NFT_TABLE, chains: [{ name: "output", type: "filter", hook: "output", prio: 0, policy: "accept" }], rules: arpRules }

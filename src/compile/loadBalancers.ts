@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
 import type { NftRule } from "../model/nftTable.js";
 import type { BalancerInfo } from "../model/balancer.js";
-import { counter, drop, gotoChain, hashVmap, matchDaddrSet, matchSaddrSet, notrack, setSaddr, matchIcmpType, matchL4proto, matchPorts, matchSaddr, setMetaMark, type HashField } from "../model/nftExpr.js";
+import { counter, drop, gotoChain, hashIntoMark, markVmap, matchDaddrSet, matchSaddrSet, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr, type HashField } from "../model/nftExpr.js";
 import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
 import { defaultSize, maglevTable } from "../maglev/table.js";
 import { stableTable } from "../maglev/stable.js";
@@ -46,6 +46,11 @@ const ICMP_ERRORS: Record<Family, string[]> = {
   6: ["destination-unreachable", "packet-too-big", "time-exceeded"],
 };
 
+/** The chain of a target: a stable name from the balancer and the target's name. */
+export function targetChain(prefix: string, target: string): string {
+  return `${prefix}_t_${fnv1a32(target).toString(16).padStart(8, "0")}`;
+}
+
 /** The seed of a balancer's jhash: from its name, so every frontend agrees. */
 export function balancerSeed(name: string): number {
   return fnv1a32(`symroute-lb:${name}`);
@@ -75,7 +80,8 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
   const size = lb.maglev.size ?? defaultSize(Math.max(1, targets.length));
   const seed = balancerSeed(lb.name);
   const table = targets.length === 0 ? [] : lb.assignment === "stable" && previous?.length === size ? stableTable(previous, names, size) : maglevTable(names, size);
-  const chainOf = new Map(targets.map((t, i) => [t.name, `${prefix}_t${i}`]));
+  // named after the target, not its position: a target that comes or goes leaves the others' chains alone
+  const chainOf = new Map(targets.map((t) => [t.name, targetChain(prefix, t.name)]));
   const families = new Set(lb.vips.map((v) => parseAddress(v)!.family));
 
   for (const t of targets) {
@@ -83,7 +89,7 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     const mark = alloc.targetMark.get(key)!;
     const tableId = alloc.targetTable.get(key)!;
     part.chains.push({ name: chainOf.get(t.name)! });
-    part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [setMetaMark(alloc.markMask, mark), counter()], comment: `${lb.name}: target ${t.name}` });
+    part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [setWholeMark(mark), counter()], comment: `${lb.name}: target ${t.name}` });
     const why = `load balancer ${lb.name}: target ${t.name}`;
     if (t.via) {
       part.routes.push({ family: 4, table: tableId, dst: "default", gateway: t.via, dev: t.interface, why });
@@ -107,6 +113,7 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
   for (const family of [4, 6] as const) {
     if (!families.has(family)) continue;
     const entries = (family === 4 ? tableOf(4) : table6).map((owner) => chainOf.get(owner)!);
+    const mapName = `${prefix}_m${family}`;
     const vipSet = `${prefix}_vip${family}`;
     part.sets.push({ name: vipSet, type: family === 4 ? "ipv4_addr" : "ipv6_addr", elem: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress) });
 
@@ -122,9 +129,11 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
       { chain: "lb_prerouting", statements: [matchSaddrSet(family, vipSet), notrack()], comment: `${lb.name}: replies from a VIP` },
     );
     if (entries.length > 0) {
+      // the Maglev table is a named map keyed by the entry, so a target change rewrites only the entries that move
+      part.maps.push({ name: mapName, elem: entries.map((chain, i) => [i, chain]) });
       for (const kind of ["ports", "ping", "error"] as const) {
         part.chains.push({ name: `${prefix}_${kind}${family}` });
-        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashVmap(HASH_KEYS[kind][family], size, seed, entries)], comment: `${lb.name}: Maglev lookup` });
+        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), markVmap(mapName)], comment: `${lb.name}: Maglev lookup` });
       }
       // flows in priority order; ICMP errors ahead of the first ICMP flow (port flows never match them)
       const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` };

@@ -6,7 +6,7 @@
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
 import type { Sysctl } from "../model/sysctl.js";
-import type { NftRule, NftChain, NftSet } from "../model/nftTable.js";
+import type { NftRule, NftChain, NftSet, NftMap } from "../model/nftTable.js";
 import type { Link } from "../model/link.js";
 import type { KernelFeature } from "../model/desired.js";
 import type { Extra } from "../model/extra.js";
@@ -23,6 +23,7 @@ export interface Part {
   routes: Route[];
   sysctls: Sysctl[];
   sets: NftSet[];
+  maps: NftMap[];
   chains: NftChain[];
   nftRules: NftRule[];
   links: Link[];
@@ -48,7 +49,7 @@ export interface Announce {
 
 /** A part with nothing in it. */
 export function emptyPart(): Part {
-  return { rules: [], routes: [], sysctls: [], sets: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [], extras: [], arpRules: [], announce: [] };
+  return { rules: [], routes: [], sysctls: [], sets: [], maps: [], chains: [], nftRules: [], links: [], requires: [], warnings: [], rpFilterOff: [], extras: [], arpRules: [], announce: [] };
 }
 
 /** The mangle priority of nftables (-150), where marks are set. */

@@ -158,32 +158,21 @@ function hashFieldText(f: HashField): string {
   return "base" in f ? `@th,${f.offset},${f.len}` : `${f.protocol} ${f.field}`;
 }
 
-/**
- * `jhash KEY mod SIZE seed SEED vmap { 0 : jump c0, ... }`: the Maglev lookup.
- * The map is anonymous because nft 1.0.6's JSON cannot declare a named map
- * keyed by a hash (`typeof` exists only in its text syntax).
- */
-export function hashVmap(key: HashField[], size: number, seed: number, chainOfEntry: string[]): NftStatement {
+/** `meta mark set jhash KEY mod SIZE seed SEED`: the packet's entry in a Maglev table. */
+export function hashIntoMark(key: HashField[], size: number, seed: number): NftStatement {
   const expr = key.length === 1 ? { payload: key[0] } : { concat: key.map((f) => ({ payload: f })) };
-  const elements = chainOfEntry.map((chain, i) => [i, { jump: { target: chain } }]);
-  const seedHex = `0x${(seed >>> 0).toString(16)}`;
   return {
-    json: { vmap: { key: { jhash: { mod: size, seed: seed >>> 0, expr } }, data: { set: elements } } },
-    text: `jhash ${key.map(hashFieldText).join(" . ")} mod ${size} seed ${seedHex} vmap { ${chainOfEntry.map((c, i) => `${i} : jump ${c}`).join(", ")} }`,
+    json: { mangle: { key: meta("mark"), value: { jhash: { mod: size, seed: seed >>> 0, expr } } } },
+    text: `meta mark set jhash ${key.map(hashFieldText).join(" . ")} mod ${size} seed 0x${(seed >>> 0).toString(16)}`,
   };
 }
 
-/** `arp operation request` */
-export function matchArpRequest(): NftStatement {
-  return { json: { match: { op: "==", left: { payload: { protocol: "arp", field: "operation" } }, right: "request" } }, text: "arp operation request" };
+/** `meta mark vmap @MAP`: jump to the chain the entry names. */
+export function markVmap(map: string): NftStatement {
+  return { json: { vmap: { key: meta("mark"), data: `@${map}` } }, text: `meta mark vmap @${map}` };
 }
 
-/** `arp saddr ip set ADDR`: the sender address of the host's own ARP requests. */
-export function setArpSaddr(address: string): NftStatement {
-  return { json: { mangle: { key: { payload: { protocol: "arp", field: "saddr ip" } }, value: address } }, text: `arp saddr ip set ${address}` };
-}
-
-/** `masquerade` */
-export function masquerade(): NftStatement {
-  return { json: { masquerade: null }, text: "masquerade" };
+/** `meta mark set VALUE`: the whole mark (the load balancer's hash held it a moment before). */
+export function setWholeMark(value: number): NftStatement {
+  return { json: { mangle: { key: meta("mark"), value: value >>> 0 } }, text: `meta mark set ${hex(value)}` };
 }

@@ -29,10 +29,18 @@ export interface NftRule {
   comment?: string;
 }
 
+/** A named verdict map keyed by the packet mark (the load balancers' Maglev tables). */
+export interface NftMap {
+  name: string;
+  /** entry number to the chain it jumps to */
+  elem: [number, string][];
+}
+
 export interface NftTable {
   family: "inet" | "ip" | "ip6" | "arp";
   name: string;
   sets?: NftSet[];
+  maps?: NftMap[];
   chains: NftChain[];
   rules: NftRule[];
 }
@@ -63,6 +71,9 @@ export function tableCommands(table: NftTable): Record<string, unknown>[] {
         },
       },
     })),
+    ...(table.maps ?? []).map((m) => ({
+      add: { map: { family: table.family, table: table.name, name: m.name, type: "mark", map: "verdict", elem: m.elem.map(([k, chain]) => [k, { jump: { target: chain } }]) } },
+    })),
     ...table.rules.map((r) => ({
       add: {
         rule: {
@@ -89,6 +100,11 @@ export function tableText(table: NftTable): string {
   for (const set of table.sets ?? []) {
     lines.push(`\tset ${set.name} {`, `\t\ttype ${set.type}`);
     if (set.elem.length) lines.push(`\t\telements = { ${set.elem.join(", ")} }`);
+    lines.push("\t}");
+  }
+  for (const map of table.maps ?? []) {
+    lines.push(`\tmap ${map.name} {`, "\t\ttype mark : verdict");
+    if (map.elem.length) lines.push(`\t\telements = { ${map.elem.map(([k, c]) => `${k} : jump ${c}`).join(", ")} }`);
     lines.push("\t}");
   }
   for (const chain of table.chains) {
