@@ -176,3 +176,18 @@ export function markVmap(map: string): NftStatement {
 export function setWholeMark(value: number): NftStatement {
   return { json: { mangle: { key: meta("mark"), value: value >>> 0 } }, text: `meta mark set ${hex(value)}` };
 }
+
+/** `arp operation request` */
+export function matchArpRequest(): NftStatement {
+  return { json: { match: { op: "==", left: { payload: { protocol: "arp", field: "operation" } }, right: "request" } }, text: "arp operation request" };
+}
+
+/** `arp saddr ip set ADDR`: the sender address of the host's own ARP requests. */
+export function setArpSaddr(address: string): NftStatement {
+  return { json: { mangle: { key: { payload: { protocol: "arp", field: "saddr ip" } }, value: address } }, text: `arp saddr ip set ${address}` };
+}
+
+/** `masquerade` */
+export function masquerade(): NftStatement {
+  return { json: { masquerade: null }, text: "masquerade" };
+}
