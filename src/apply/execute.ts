@@ -37,6 +37,8 @@ function tableChange(change: Plan["nft"], family: "inet" | "arp"): Record<string
     case "create":
     case "replace":
       return replaceTableCommands(change.table!);
+    case "update":
+      return change.commands ?? [];
     case "delete":
       return deleteTableCommands(family, NFT_TABLE);
     case "none":

@@ -6,9 +6,13 @@ import type { Runner } from "./runner.js";
 
 type NftObject = Record<string, Record<string, unknown>>;
 
-/** The objects of one table as `nft -j list table` prints them, without handles; null when absent. */
-export async function readNftTable(runner: Runner, family: string, name: string): Promise<NftObject[] | null> {
-  const res = await runner.run(["nft", "-j", "list", "table", family, name], { allowFailure: true });
+/**
+ * The objects of one table as `nft -j list table` prints them, without
+ * handles; null when absent. Stateless by default (counters as `null`), so
+ * traffic through the table does not look like a change to it.
+ */
+export async function readNftTable(runner: Runner, family: string, name: string, stateless = true): Promise<NftObject[] | null> {
+  const res = await runner.run(["nft", "-j", ...(stateless ? ["-s"] : []), "list", "table", family, name], { allowFailure: true });
   if (res.code !== 0) {
     if (/No such file|does not exist/i.test(res.stderr)) return null;
     throw new Error(`nft list table ${family} ${name} failed: ${res.stderr.trim()}`);

@@ -33,7 +33,7 @@ export function formatPlan(plan: Plan): string {
 /** Counts for a one-line summary. */
 export function planSummary(plan: Plan): string {
   const add = plan.rules.add.length + plan.routes.add.length + plan.extras.add.length + (plan.nft.action === "create" ? 1 : 0) + (plan.nftArp.action === "create" ? 1 : 0);
-  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" ? 1 : 0) + (plan.nftArp.action === "replace" ? 1 : 0);
+  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" || plan.nft.action === "update" ? 1 : 0) + (plan.nftArp.action === "replace" ? 1 : 0);
   const remove = plan.rules.remove.length + plan.routes.remove.length + plan.extras.remove.length + (plan.nft.action === "delete" ? 1 : 0) + (plan.nftArp.action === "delete" ? 1 : 0);
   return `${add} to add, ${change} to change, ${remove} to remove, ${plan.conflicts.length} conflicts`;
 }

@@ -14,6 +14,7 @@ import { replaceTableCommands, type NftTable } from "../model/nftTable.js";
 import type { IdRange } from "../config/resolved.js";
 import type { AppliedRecord, LiveState } from "./live.js";
 import { SYMROUTE_PROTO } from "../model/ownership.js";
+import { targetUpdateCommands } from "./nftUpdate.js";
 
 const KERNEL_TABLES = [253, 254, 255];
 
@@ -26,12 +27,13 @@ export interface SysctlChange {
   why?: string;
 }
 
-export type NftAction = "none" | "create" | "replace" | "delete";
+export type NftAction = "none" | "create" | "replace" | "update" | "delete";
 
 export interface Plan {
   rules: { add: RoutingRule[]; remove: RoutingRule[] };
   routes: { add: Route[]; remove: Route[]; change: { from: Route; to: Route }[] };
-  nft: { action: NftAction; table: NftTable | null; reason?: string };
+  /** `update` carries the commands of an in-place change (load-balancer targets only) */
+  nft: { action: NftAction; table: NftTable | null; reason?: string; commands?: Record<string, unknown>[] };
   /** the `arp symroute` table, planned the same way */
   nftArp: { action: NftAction; table: NftTable | null; reason?: string };
   /** addresses and neighbour proxies: added, and removed where symroute had added them */
@@ -154,8 +156,15 @@ function planNft(want: NftTable | null, live: LiveState["nft"], appliedDesired: 
   if (!want) return live ? { action: "delete", table: null } : { action: "none", table: null };
   if (!live) return { action: "create", table: want };
   const wantText = nftDesiredText(want);
-  if (!known || appliedDesired !== wantText) return { action: "replace", table: want, reason: "rules differ" };
-  if (appliedLive !== JSON.stringify(live)) return { action: "replace", table: want, reason: "table changed outside symroute" };
+  const drifted = appliedLive !== JSON.stringify(live);
+  if (!known || appliedDesired !== wantText) {
+    if (known && appliedDesired && !drifted) {
+      const update = targetUpdateCommands(JSON.parse(appliedDesired) as Record<string, unknown>[], replaceTableCommands(want));
+      if (update) return { action: "update", table: want, commands: update.commands, reason: `load-balancer targets: ${update.chains} target chains and ${update.entries} Maglev entries change` };
+    }
+    return { action: "replace", table: want, reason: "rules differ" };
+  }
+  if (drifted) return { action: "replace", table: want, reason: "table changed outside symroute" };
   return { action: "none", table: null };
 }
 

@@ -56,6 +56,9 @@ describe.skipIf(!isRoot)("load balancer in namespaces", () => {
     expect(show.targets.map((t: { name: string }) => t.name)).toEqual(names);
     expect(show.targets.reduce((n: number, t: { entries: number }) => n + t.entries, 0)).toBe(521);
     for (const t of show.targets) expect(t.packets).toBeGreaterThan(0);
+    // traffic moved the counters, which is no change to the table: a second apply does nothing
+    const again = cli(["apply", examplePath("load-balancer.yaml"), "--netns", fe(), "--json"]);
+    expect(JSON.parse(again.stdout).changed).toBe(false);
     const flows = JSON.parse(cli(["lb", "flows", "--netns", fe(), "--json"]).stdout);
     expect(flows.find((f: { flow: string }) => f.flow === "tcp-4000").matches).toBeGreaterThanOrEqual(400);
     expect(cli(["lb", "show", "nope", "--netns", fe()]).code).toBe(1);
@@ -146,6 +149,12 @@ describe.skipIf(!isRoot)("load balancer in namespaces", () => {
     const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     const without = example.replace(/\n      - \{ name: target-d[^\n]*/, "");
     expect(without).not.toContain("target-d");
+    // the change is made in place: target-d's chain goes and only the entries that change owner are rewritten
+    const plan = JSON.parse(cli(["plan", configFile(without), "--netns", fe(), "--json"]).stdout).plan;
+    expect(plan.nft.action).toBe("update");
+    const entries = Number(/(\d+) Maglev entries change/.exec(plan.nft.reason)?.[1]);
+    expect(entries).toBeGreaterThan(2 * 521 * 0.2);
+    expect(entries).toBeLessThan(2 * 521 * 0.35);
     expect(cli(["apply", configFile(without), "--netns", fe()]).code).toBe(0);
     const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(after.filter((x) => x === "target-d")).toEqual([]);

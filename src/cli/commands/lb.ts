@@ -19,7 +19,7 @@ function applied(netns?: string): BalancerInfo[] {
 
 /** Packets and bytes of each counted rule, by its comment. */
 async function counters(netns?: string): Promise<Map<string, { packets: number; bytes: number }>> {
-  const objects = (await readNftTable(runnerFor(netns), "inet", NFT_TABLE)) ?? [];
+  const objects = (await readNftTable(runnerFor(netns), "inet", NFT_TABLE, false)) ?? [];
   const out = new Map<string, { packets: number; bytes: number }>();
   for (const o of objects) {
     const rule = o.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;
