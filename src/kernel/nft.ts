@@ -40,13 +40,3 @@ export async function runNftTransaction(runner: Runner, commands: Record<string,
   if (commands.length === 0) return;
   await runner.run(["nft", "-j", "-f", "-"], { stdin: JSON.stringify({ nftables: commands }) });
 }
-
-/** True when the nft binary answers. */
-export async function nftAvailable(runner: Runner): Promise<boolean> {
-  try {
-    const r = await runner.run(["nft", "--version"], { allowFailure: true });
-    return r.code === 0;
-  } catch {
-    return false;
-  }
-}

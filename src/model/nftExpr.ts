@@ -39,14 +39,6 @@ export function matchCtMark(mask: number, value: number): NftStatement {
   };
 }
 
-/** `meta mark & MASK == VALUE` */
-export function matchMetaMark(mask: number, value: number): NftStatement {
-  return {
-    json: { match: { op: "==", left: { "&": [meta("mark"), mask >>> 0] }, right: value >>> 0 } },
-    text: `meta mark & ${hex(mask)} == ${hex(value)}`,
-  };
-}
-
 function setMasked(target: "ct" | "meta", mask: number, value: number): NftStatement {
   const key = target === "ct" ? ct("mark") : meta("mark");
   const keep = ~mask >>> 0;

@@ -5,9 +5,9 @@
  */
 import type { Desired } from "../model/desired.js";
 import type { NftRule } from "../model/nftTable.js";
+import { hex } from "../model/rule.js";
 
 type Json = Record<string, unknown>;
-const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 
 /** iptables-save text for IPv4 and, when needed, IPv6. */
 export function renderIptables(desired: Desired): string {

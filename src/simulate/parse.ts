@@ -5,7 +5,6 @@
 import type { Family } from "../net/ip.js";
 import { canonicalAddress, formatPrefix, parsePrefix } from "../net/ip.js";
 import type { KernelView, SimAddress, SimRoute, SimRule } from "./types.js";
-import type { RouteType } from "../model/route.js";
 
 type Row = Record<string, unknown>;
 
@@ -113,4 +112,3 @@ export function kernelView(rows: { rules4: Row[]; rules6: Row[]; routes4: Row[];
   };
 }
 
-export type { RouteType };

@@ -9,6 +9,7 @@ import type { MarkPlan } from "../model/desired.js";
 import { decide } from "./route.js";
 import { balancerTarget } from "./balancer.js";
 import type { Decision, KernelView, Packet, RouteResult, Step } from "./types.js";
+import { hex } from "../model/rule.js";
 
 /** symroute's own nft behaviour, as applied (or as a config would apply it). */
 export interface NftModel {
@@ -23,8 +24,6 @@ export interface Trace {
   mark: number;
   reply?: { packet: Packet; result: RouteResult; steps: Step[]; sameInterface: boolean | null; sameAddress: boolean | null };
 }
-
-const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
 
 function setMasked(mark: number, mask: number, value: number): number {
   return ((mark & ~mask) | value) >>> 0;

@@ -9,8 +9,7 @@ import { readNftTable } from "../../kernel/nft.js";
 import { NFT_TABLE } from "../../compile/index.js";
 import { shares } from "../../maglev/stats.js";
 import type { BalancerInfo } from "../../model/balancer.js";
-
-const hex = (n: number) => `0x${n.toString(16)}`;
+import { hex } from "../../model/rule.js";
 
 function applied(netns?: string): BalancerInfo[] {
   runnerFor(netns);
