@@ -141,7 +141,7 @@ export function decide(view: KernelView, p: Packet): Decision {
     if (a.kind === "nop") continue;
     if (a.kind !== "lookup") {
       steps.push({ kind: "rule", text: `rule ${rule.text}: matched, ${a.kind}` });
-      return { result: errorResult(a.kind), steps };
+      return { result: errorResult(a.kind, true), steps };
     }
     const route = lookupTable(view, p.family, a.table, dst, p.oif);
     if (!route) {
@@ -166,7 +166,13 @@ export function decide(view: KernelView, p: Packet): Decision {
   return { result: { type: "unreachable", error: "ENETUNREACH" }, steps };
 }
 
-function errorResult(kind: "blackhole" | "unreachable" | "prohibit"): RouteResult {  return { type: kind, error: kind === "blackhole" ? "EINVAL" : kind === "prohibit" ? "EACCES" : "EHOSTUNREACH" };
+/**
+ * The kernel's errors differ by origin: an `unreachable` route fails with
+ * EHOSTUNREACH (fib_props, fib6_prop) but an `unreachable` rule action with
+ * ENETUNREACH (fib4_rule_action, and ip6_null_entry for IPv6).
+ */
+function errorResult(kind: "blackhole" | "unreachable" | "prohibit", byRule = false): RouteResult {
+  return { type: kind, error: kind === "blackhole" ? "EINVAL" : kind === "prohibit" ? "EACCES" : byRule ? "ENETUNREACH" : "EHOSTUNREACH" };
 }
 
 function routeResult(view: KernelView, p: Packet, route: SimRoute, dst: Address): RouteResult {

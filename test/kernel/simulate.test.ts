@@ -89,8 +89,28 @@ function packet(rng: Rng, fam: typeof V4, family: 4 | 6): Packet {
   return p;
 }
 
-const same = (a: RouteResult, b: RouteResult) =>
-  a.type === b.type && (a.type !== "unicast" && a.type !== "local" && a.type !== "broadcast" ? a.error === b.error || a.type === b.type : a.dev === b.dev && a.via === b.via && a.src === b.src);
+/**
+ * Agreement: the same type; when either side is an error, both are, with the same
+ * code (ENETUNREACH and EHOSTUNREACH are both `unreachable` but not the same
+ * answer); a route that forwards must also agree on device, next hop and source.
+ */
+function same(a: RouteResult, b: RouteResult): boolean {
+  if (a.type !== b.type) return false;
+  if (a.error !== undefined || b.error !== undefined) return a.error === b.error;
+  if (a.type === "unicast" || a.type === "local" || a.type === "broadcast") return a.dev === b.dev && a.via === b.via && a.src === b.src;
+  return true;
+}
+
+describe("the differential test's comparison", () => {
+  it("tells error codes apart and an error from a route", () => {
+    expect(same({ type: "unreachable", error: "ENETUNREACH" }, { type: "unreachable", error: "ENETUNREACH" })).toBe(true);
+    expect(same({ type: "unreachable", error: "ENETUNREACH" }, { type: "unreachable", error: "EHOSTUNREACH" })).toBe(false);
+    expect(same({ type: "unreachable", error: "EHOSTUNREACH" }, { type: "unreachable" })).toBe(false);
+    expect(same({ type: "blackhole", error: "EINVAL" }, { type: "prohibit", error: "EACCES" })).toBe(false);
+    expect(same({ type: "unicast", dev: "d0", via: "10.0.0.254" }, { type: "unicast", dev: "d1", via: "10.0.0.254" })).toBe(false);
+    expect(same({ type: "local", dev: "lo", src: "10.0.0.1" }, { type: "local", dev: "lo", src: "10.0.0.1" })).toBe(true);
+  });
+});
 
 describe.skipIf(!isRoot)("simulator against the kernel", () => {
   const lab = new Lab("ts");
