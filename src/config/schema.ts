@@ -4,42 +4,89 @@
  * in semantic.ts, so that zod's JSON Schema export stays usable by editors.
  */
 import { z } from "zod";
-import { parseAddress, parsePrefix } from "../net/ip.js";
 import { INTERFACE_NAME, OBJECT_NAME } from "./names.js";
+import { addressProblem, prefixProblem, type AddressField, type PrefixField } from "./addresses.js";
+import { expectedGot, quote } from "./messages.js";
+
+/**
+ * A type error that names the field's own expectation (zod names "number" for a
+ * string given to an integer field). A schema's error also receives the issues
+ * of its checks: those fall through (undefined) to messages.ts's error map.
+ */
+const expecting =
+  (what: string) =>
+  (issue: { code?: string; input?: unknown }): string | undefined =>
+    issue.code === "invalid_type" || issue.code === "invalid_union" ? expectedGot(what, issue.input) : undefined;
 
 const name = z
   .string()
-  .regex(OBJECT_NAME, "must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit");
+  .regex(OBJECT_NAME, { error: (i) => `must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit; got ${quote(String(i.input))}` });
 const iface = z
   .string()
-  .regex(INTERFACE_NAME, "must be an interface name: 1-15 letters, digits, '_', '.', '@' or '-'");
+  .regex(INTERFACE_NAME, { error: (i) => `must be an interface name: 1-15 letters, digits, '_', '.', '@' or '-'; got ${quote(String(i.input))}` });
 
-const ipv4 = z.string().refine((s) => parseAddress(s)?.family === 4, "must be an IPv4 address such as 192.0.2.1");
-const ipv6 = z.string().refine((s) => parseAddress(s)?.family === 6, "must be an IPv6 address such as 2001:db8::1");
-const anyAddress = z.string().refine((s) => parseAddress(s) !== null, "must be an IPv4 or IPv6 address");
-const hostAddress = z
-  .string()
-  .refine((s) => parseAddress(s) !== null, "must be one IPv4 or IPv6 address (a VIP is a host address, not a prefix)");
-const anyPrefix = z.string().refine((s) => parsePrefix(s) !== null, "must be an address or CIDR such as 10.0.0.0/24");
-const v4Prefix = z.string().refine((s) => parsePrefix(s)?.family === 4, "must be an IPv4 CIDR such as 192.0.2.0/24");
-const v6Prefix = z.string().refine((s) => parsePrefix(s)?.family === 6, "must be an IPv6 CIDR such as 2001:db8::/64");
+/** A string field holding one address, judged by addresses.ts. */
+function address(field: AddressField) {
+  return z.string().superRefine((text, ctx) => {
+    const problem = addressProblem(text, field);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: text });
+  });
+}
 
-const tableId = z.number().int().min(1).max(0xfffffffe);
+/** A string field holding a CIDR (or a bare address), judged by addresses.ts. */
+function prefix(field: PrefixField = {}) {
+  return z.string().superRefine((text, ctx) => {
+    const problem = prefixProblem(text, field);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: text });
+  });
+}
+
+/** An integer within [min, max]; the bounds' messages come from messages.ts's error map unless `tooBig` words it. */
+function integer(min: number, max: number, tooBig?: (input: unknown) => string) {
+  return z
+    .number({ error: expecting("an integer") })
+    .int({ error: expecting("an integer") })
+    .min(min)
+    .max(max, tooBig ? { error: (i) => tooBig(i.input) } : undefined);
+}
+
+const tableId = integer(1, 0xfffffffe);
+
+/** Largest Maglev table accepted: the paper's "large" size. Compile builds the table in memory and nft loads one map element per entry. */
+export const MAGLEV_MAX_SIZE = 655373;
 
 /** "1000-1999" or a single number, as used by allocate.tables and allocate.priorities. */
-const range = z
-  .string()
-  .regex(/^[0-9]+-[0-9]+$/, "must be a range such as 1000-1999")
-  .or(z.number().int().nonnegative());
+const range = z.union(
+  [
+    z.string().regex(/^[0-9]+-[0-9]+$/, { error: (i) => `must be a range such as 1000-1999, got ${quote(String(i.input))}` }),
+    integer(0, 0xffffffff),
+  ],
+  { error: expecting("a range such as 1000-1999 or a single number") },
+);
 
+/** A mark mask: 32 bits at most, as a number or `0x...` text; more bits are refused, never truncated. */
 const mask = z
-  .union([z.number().int().positive(), z.string().regex(/^0x[0-9a-fA-F]{1,8}$/, "must be a hex mask such as 0x00ff0000")])
+  .union(
+    [
+      integer(1, 0xffffffff, (input) => `0x${Number(input).toString(16)} is beyond 32 bits: a mark mask is at most 0xffffffff`),
+      z.string().superRefine((text, ctx) => {
+        if (!/^0x[0-9a-fA-F]+$/.test(text)) ctx.addIssue({ code: "custom", message: `must be a hex mask such as 0x00ff0000, got ${quote(text)}`, input: text });
+        else if (BigInt(text) > 0xffffffffn) ctx.addIssue({ code: "custom", message: `${text} is beyond 32 bits: a mark mask is at most 0xffffffff`, input: text });
+      }),
+    ],
+    { error: expecting("a mask such as 0x00ff0000") },
+  )
   .describe("fwmark bits symroute may use");
 
+const PORT_SPEC = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
 const portSpec = z
-  .union([z.string(), z.number().int()])
+  .union([z.string(), z.number()], { error: expecting('a port or range such as "4000" or "4000-4010"') })
   .transform((v) => String(v))
-  .refine((s) => /^[0-9]{1,5}(-[0-9]{1,5})?$/.test(s), "must be a port or range such as \"4000\" or \"4000-4010\"");
+  .superRefine((text, ctx) => {
+    if (!PORT_SPEC.test(text)) ctx.addIssue({ code: "custom", message: `must be a port or range such as "4000" or "4000-4010", got ${quote(text)}`, input: text });
+  });
+
+const gateway = (family: 4 | 6) => address({ family, use: "a gateway", other: family === 4 ? "gateway6" : "gateway" });
 
 export const allocateSchema = z
   .strictObject({
@@ -52,9 +99,9 @@ export const allocateSchema = z
 export const uplinkSchema = z.strictObject({
   name,
   interface: iface,
-  gateway: ipv4.optional(),
-  gateway6: ipv6.optional(),
-  addresses: z.array(anyPrefix).optional().describe("the uplink's own addresses; read from the interface when absent"),
+  gateway: gateway(4).optional(),
+  gateway6: gateway(6).optional(),
+  addresses: z.array(prefix()).optional().describe("the uplink's own addresses; read from the interface when absent"),
   table: tableId.optional(),
   returnTraffic: z.enum(["connmark", "none"]).default("connmark"),
   rpFilter: z.enum(["loose", "strict", "off", "keep"]).default("loose"),
@@ -62,40 +109,44 @@ export const uplinkSchema = z.strictObject({
 
 export const serviceSchema = z.strictObject({
   name,
-  addresses: z.array(anyAddress).min(1),
+  addresses: z.array(address({ use: "a service address" })).min(1),
   uplink: name,
   strategy: z.enum(["source", "mark", "static", "vrf"]).default("source"),
-  clients: z.array(anyPrefix).optional(),
+  clients: z.array(prefix()).optional(),
   table: tableId.optional().describe("vrf strategy: table of the VRF"),
 });
 
 const flowSchema = z.strictObject({
   name,
-  priority: z.number().int().min(0).max(65535),
+  priority: integer(0, 65535),
   protocols: z.array(z.enum(["tcp", "udp", "sctp", "icmp"])).min(1),
   destinationPorts: z.array(portSpec).optional(),
-  sources: z.array(anyPrefix).optional(),
+  sources: z.array(prefix()).optional(),
   sourcePorts: z.array(portSpec).optional(),
 });
 
 const targetSchema = z.strictObject({
   name,
-  via: ipv4.optional(),
-  via6: ipv6.optional(),
+  via: address({ family: 4, use: "a next hop", other: "via6" }).optional(),
+  via6: address({ family: 6, use: "a next hop", other: "via" }).optional(),
   interface: iface,
 });
 
 export const loadBalancerSchema = z.strictObject({
   name,
-  vips: z.array(hostAddress).min(1),
-  maglev: z.strictObject({ size: z.number().int().positive().optional() }).default({}),
+  vips: z.array(address({ use: "a VIP" })).min(1),
+  maglev: z
+    .strictObject({
+      size: integer(1, MAGLEV_MAX_SIZE, (input) => `must be at most ${MAGLEV_MAX_SIZE} (the Maglev paper's large table), got ${String(input)}`).optional(),
+    })
+    .default({}),
   assignment: z.enum(["maglev", "stable"]).default("maglev"),
   flows: z.array(flowSchema).min(1),
   targets: z.array(targetSchema),
   egress: z
     .strictObject({
-      gateway: ipv4.optional(),
-      gateway6: ipv6.optional(),
+      gateway: gateway(4).optional(),
+      gateway6: gateway(6).optional(),
       interface: iface,
       table: tableId.optional(),
     })
@@ -103,21 +154,21 @@ export const loadBalancerSchema = z.strictObject({
 });
 
 const instanceSchema = z.strictObject({
-  address: ipv4.optional(),
-  address6: ipv6.optional(),
+  address: address({ family: 4, use: "an instance address", other: "address6" }).optional(),
+  address6: address({ family: 6, use: "an instance address", other: "address" }).optional(),
   tap: iface,
 });
 
 export const routedNetworkSchema = z.strictObject({
   name,
   interface: iface,
-  subnet: v4Prefix.optional(),
-  subnet6: v6Prefix.optional(),
-  gateway: ipv4.optional(),
-  gateway6: ipv6.optional(),
+  subnet: prefix({ family: 4, other: "subnet6" }).optional(),
+  subnet6: prefix({ family: 6, other: "subnet" }).optional(),
+  gateway: gateway(4).optional(),
+  gateway6: gateway(6).optional(),
   table: tableId.optional(),
   role: z.enum(["host", "router", "host-router"]),
-  arpSource: ipv4.optional(),
+  arpSource: address({ family: 4, use: "the ARP source" }).optional(),
   masquerade: z.strictObject({ interface: iface }).optional(),
   instances: z.array(instanceSchema).default([]),
 });
