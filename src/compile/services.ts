@@ -16,8 +16,9 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
   const { config } = resolved;
   let vrfIndex = 0;
   const marked = new Map<string, string[]>();
+  const uplinks = new Map(config.uplinks.map((u) => [u.name, u]));
   for (const service of config.services) {
-    const uplink = config.uplinks.find((u) => u.name === service.uplink)!;
+    const uplink = uplinks.get(service.uplink)!;
     const table = alloc.uplinkTable.get(uplink.name)!;
     switch (service.strategy) {
       case "source":
@@ -27,7 +28,9 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
         }
         break;
       case "mark":
-        marked.set(uplink.name, [...(marked.get(uplink.name) ?? []), ...service.addresses]);
+        // pushed in place: copying the list per service made many services on one uplink quadratic
+        if (!marked.has(uplink.name)) marked.set(uplink.name, []);
+        marked.get(uplink.name)!.push(...service.addresses);
         break;
       case "static":
         for (const c of service.clients ?? []) {

@@ -7,7 +7,7 @@ import type { ResolvedConfig } from "../config/resolved.js";
 import type { Uplink } from "../config/schema.js";
 import type { HostFacts } from "../model/facts.js";
 import { ipv4Conf } from "../model/sysctl.js";
-import { matchCtMark, matchIifname, setCtMark, setMetaMark } from "../model/nftExpr.js";
+import { jumpMap, matchIifname, setCtMark, setMetaMark } from "../model/nftExpr.js";
 import { familyBits, formatAddress, networkOf, parsePrefix, prefixContains, type Prefix } from "../net/ip.js";
 import type { Allocation } from "./allocate.js";
 import { emptyPart, MANGLE_PRIO, type Part } from "./parts.js";
@@ -28,6 +28,9 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
   const { config } = resolved;
   const mask = alloc.markMask;
   const connmarked = config.uplinks.filter((u) => u.returnTraffic === "connmark");
+
+  // uplinks that services pin with marks need the fwmark rule too; a set, so many services cost no scan per uplink
+  const markServed = new Set(config.services.filter((s) => s.strategy === "mark").map((s) => s.uplink));
 
   for (const uplink of config.uplinks) {
     const table = alloc.uplinkTable.get(uplink.name)!;
@@ -52,7 +55,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
         part.routes.push({ family: addr.family, table, dst, dev, ...(addr.family === 4 ? { scope: "link" as const } : {}), why: `uplink ${uplink.name}: link route` });
       }
     }
-    if (uplink.returnTraffic === "connmark" || config.services.some((s) => s.uplink === uplink.name && s.strategy === "mark")) {
+    if (uplink.returnTraffic === "connmark" || markServed.has(uplink.name)) {
       const mark = alloc.uplinkMark.get(uplink.name)!;
       for (const family of [4, 6] as const) {
         if (family === 4 ? !uplink.gateway : !uplink.gateway6) continue;
@@ -69,25 +72,38 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
       { name: "prerouting", type: "filter", hook: "prerouting", prio: MANGLE_PRIO, policy: "accept" },
       { name: "output", type: "route", hook: "output", prio: MANGLE_PRIO, policy: "accept" },
     );
-    const uplinkDevs = connmarked.map((u) => u.interface);
+    // one chain per uplink and direction, reached through one map lookup: the
+    // ruleset grows with the number of uplinks, and a packet pays one lookup, not a rule per uplink
+    const ingress: [string, string][] = [];
+    const replies: [number, string][] = [];
     for (const u of connmarked) {
       const mark = alloc.uplinkMark.get(u.name)!;
-      part.nftRules.push({ chain: "prerouting", statements: [matchIifname([u.interface]), setCtMark(mask, mark)], comment: `uplink ${u.name}: mark connection` });
+      const marking = uplinkChain("in", u.name);
+      const reply = uplinkChain("reply", u.name);
+      part.chains.push({ name: marking }, { name: reply });
+      part.nftRules.push(
+        { chain: marking, statements: [setCtMark(mask, mark)], comment: `uplink ${u.name}: mark connection` },
+        { chain: reply, statements: [setMetaMark(mask, mark)], comment: `uplink ${u.name}: replies` },
+      );
+      ingress.push([u.interface, marking]);
+      replies.push([mark, reply]);
     }
-    for (const u of connmarked) {
-      const mark = alloc.uplinkMark.get(u.name)!;
-      part.nftRules.push({
+    part.nftRules.push(
+      { chain: "prerouting", statements: [jumpMap({ kind: "iifname" }, ingress)], comment: "uplinks: mark connections by the uplink they arrive on" },
+      {
         chain: "prerouting",
-        statements: [matchIifname(uplinkDevs, true), matchCtMark(mask, mark), setMetaMark(mask, mark)],
-        comment: `uplink ${u.name}: forwarded replies`,
-      });
-    }
-    for (const u of connmarked) {
-      const mark = alloc.uplinkMark.get(u.name)!;
-      part.nftRules.push({ chain: "output", statements: [matchCtMark(mask, mark), setMetaMark(mask, mark)], comment: `uplink ${u.name}: local replies` });
-    }
+        statements: [matchIifname(connmarked.map((u) => u.interface), true), jumpMap({ kind: "ctMark", mask }, replies)],
+        comment: "uplinks: forwarded replies",
+      },
+      { chain: "output", statements: [jumpMap({ kind: "ctMark", mask }, replies)], comment: "uplinks: local replies" },
+    );
   }
   return part;
+}
+
+/** The chain an uplink's connections (`in`) or replies (`reply`) jump to. */
+export function uplinkChain(direction: "in" | "reply", uplink: string): string {
+  return `uplink_${direction}_${uplink}`;
 }
 
 function rpFilterValue(mode: Uplink["rpFilter"]): number | null {

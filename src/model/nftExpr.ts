@@ -26,17 +26,27 @@ export function matchIifname(names: string[], negate = false): NftStatement {
   };
 }
 
+/** The key of a jump map: the packet's input interface, or symroute's bits of the connection mark. */
+export type JumpMapKey = { kind: "iifname" } | { kind: "ctMark"; mask: number };
+
+/**
+ * `iifname vmap { "a" : jump c, ... }` or `ct mark & MASK vmap { 0x.. : jump c, ... }`:
+ * one lookup instead of a rule per entry. The map is anonymous, part of the
+ * rule, so a terse listing of the ruleset (no named set elements) still shows it.
+ */
+export function jumpMap(key: JumpMapKey, entries: [string | number, string][]): NftStatement {
+  const keyJson = key.kind === "iifname" ? meta("iifname") : { "&": [ct("mark"), key.mask >>> 0] };
+  const keyText = key.kind === "iifname" ? "iifname" : `ct mark & ${hex(key.mask)}`;
+  const item = (k: string | number) => (typeof k === "string" ? JSON.stringify(k) : hex(k));
+  return {
+    json: { vmap: { key: keyJson, data: { set: entries.map(([k, chain]) => [typeof k === "number" ? k >>> 0 : k, { jump: { target: chain } }]) } } },
+    text: `${keyText} vmap { ${entries.map(([k, chain]) => `${item(k)} : jump ${chain}`).join(", ")} }`,
+  };
+}
+
 /** `oifname "a"` */
 export function matchOifname(name: string): NftStatement {
   return { json: { match: { op: "==", left: meta("oifname"), right: name } }, text: `oifname ${JSON.stringify(name)}` };
-}
-
-/** `ct mark & MASK == VALUE` */
-export function matchCtMark(mask: number, value: number): NftStatement {
-  return {
-    json: { match: { op: "==", left: { "&": [ct("mark"), mask >>> 0] }, right: value >>> 0 } },
-    text: `ct mark & ${hex(mask)} == ${hex(value)}`,
-  };
 }
 
 function setMasked(target: "ct" | "meta", mask: number, value: number): NftStatement {

@@ -17,7 +17,7 @@ export function renderIptables(desired: Desired): string {
   const rules = desired.nft.rules.filter((r) => r.chain === "prerouting" || r.chain === "output");
   if (desired.balancers?.length) out.push("# load balancers hash flows with nft jhash maps, which iptables cannot express: load them with `render --format nft`");
   for (const family of [4, 6] as const) {
-    const lines = ruleLines(rules, family);
+    const lines = ruleLines(rules, family, desired.nft.rules);
     if (lines === null) continue;
     out.push(`# ${family === 4 ? "iptables-restore --noflush" : "ip6tables-restore --noflush"}`);
     out.push("*mangle", ":SYMROUTE-PRE - [0:0]", ":SYMROUTE-OUT - [0:0]", "-A PREROUTING -j SYMROUTE-PRE", "-A OUTPUT -j SYMROUTE-OUT", ...lines, "COMMIT");
@@ -25,7 +25,7 @@ export function renderIptables(desired: Desired): string {
   return out.join("\n") + "\n";
 }
 
-function ruleLines(rules: NftRule[], family: 4 | 6): string[] | null {
+function ruleLines(rules: NftRule[], family: 4 | 6, all: NftRule[]): string[] | null {
   const lines: string[] = [];
   for (const rule of rules) {
     const chain = rule.chain === "prerouting" ? "SYMROUTE-PRE" : "SYMROUTE-OUT";
@@ -41,8 +41,16 @@ function ruleLines(rules: NftRule[], family: 4 | 6): string[] | null {
         for (const dev of negated) lines.push(`-A ${chain} -i ${dev} -j RETURN`);
       }
     }
-    const words = exprs.flatMap((e) => translate(e));
-    lines.push(`-A ${chain} ${words.join(" ")}`);
+    const jumps = exprs.map(jumpEntries).find((j) => j !== null);
+    const words = exprs.filter((e) => !e.vmap).flatMap((e) => translate(e));
+    if (!jumps) {
+      lines.push(`-A ${chain} ${words.join(" ")}`);
+      continue;
+    }
+    // a jump map becomes one line per entry: its key as a match, the target chain's statements as the action
+    for (const { match, target } of jumps)
+      for (const inner of all.filter((r) => r.chain === target))
+        lines.push(`-A ${chain} ${[...words, ...match, ...inner.statements.flatMap((s) => translate(s.json))].join(" ")}`);
   }
   return lines.length ? lines.filter((l) => !/^:SYMROUTE-(PRE|OUT)-NU/.test(l)) : null;
 }
@@ -60,6 +68,18 @@ function negatedIifnames(e: Json): string[] | null {
   const right = m.right as unknown;
   if (typeof right === "string") return [right];
   return ((right as Json).set as string[]) ?? null;
+}
+
+/** The entries of `iifname vmap { ... }` or `ct mark & MASK vmap { ... }`, each as iptables match words and the chain it jumps to. */
+function jumpEntries(e: Json): { match: string[]; target: string }[] | null {
+  const vmap = e.vmap as { key: Json; data: unknown } | undefined;
+  const set = (vmap?.data as Json | undefined)?.set as [string | number, { jump: { target: string } }][] | undefined;
+  if (!vmap || !set) return null;
+  const and = vmap.key["&"] as [Json, number] | undefined;
+  return set.map(([k, verdict]) => ({
+    match: typeof k === "string" ? ["-i", k] : ["-m", "connmark", "--mark", `${hex(k)}/${hex(and![1])}`],
+    target: verdict.jump.target,
+  }));
 }
 
 function translate(e: Json): string[] {
