@@ -9,7 +9,7 @@ import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
 import type { NftRule } from "../model/nftTable.js";
 import type { BalancerInfo } from "../model/balancer.js";
-import { counter, drop, gotoChain, hashIntoMark, markVmap, matchDaddrSet, matchSaddrSet, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr, type HashField } from "../model/nftExpr.js";
+import { counter, drop, gotoChain, hashIntoMark, jumpMap, markVmap, matchDaddr, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr, type HashField, type NftStatement } from "../model/nftExpr.js";
 import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
 import { defaultSize, maglevTable } from "../maglev/table.js";
 import { stableTable } from "../maglev/stable.js";
@@ -45,6 +45,13 @@ const ICMP_ERRORS: Record<Family, string[]> = {
   4: ["destination-unreachable", "time-exceeded"],
   6: ["destination-unreachable", "packet-too-big", "time-exceeded"],
 };
+
+/**
+ * The most entries one named map holds. The kernel dumps a set's elements in
+ * rounds, and each round walks the set from its start, so listing one map of
+ * n entries costs n²; maps of this size keep a listing linear in the table.
+ */
+export const MAP_CHUNK = 4096;
 
 /** The chain of a target: a stable name from the balancer and the target's name. */
 export function targetChain(prefix: string, target: string): string {
@@ -109,31 +116,30 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     if (own.length === names.length) return table;
     return own.length === 0 ? [] : maglevTable(own, size);
   };
+  const table4 = families.has(4) ? tableOf(4) : table;
   const table6 = families.has(6) ? tableOf(6) : table;
   for (const family of [4, 6] as const) {
     if (!families.has(family)) continue;
-    const entries = (family === 4 ? tableOf(4) : table6).map((owner) => chainOf.get(owner)!);
-    const mapName = `${prefix}_m${family}`;
-    const vipSet = `${prefix}_vip${family}`;
-    part.sets.push({ name: vipSet, type: family === 4 ? "ipv4_addr" : "ipv6_addr", elem: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress) });
+    const entries = (family === 4 ? table4 : table6).map((owner) => chainOf.get(owner)!);
+    const vips = lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress);
 
     // ICMP errors the frontend itself sends about a packet to a VIP (too big for a conduit,
     // TTL run out) speak for the VIP: the client only knows that address
-    for (const vip of lb.vips.filter((v) => parseAddress(v)!.family === family))
+    for (const vip of vips)
       part.nftRules.push({ chain: "lb_output", statements: [...localErrorAbout(family, vip), setSaddr(family, vip)], comment: `${lb.name}: local ICMP errors from the VIP` });
     const inChain = `${prefix}_in${family}`;
     part.chains.push({ name: inChain });
-    // stateless: no connection tracking for the VIPs' traffic either way (defragmentation still runs first, at -400)
+    // stateless: no connection tracking for the VIPs' traffic either way (defragmentation still runs first, at -400);
+    // the VIPs are listed in the rules, not in a named set, so a listing without set elements still shows them
     part.nftRules.push(
-      { chain: "lb_prerouting", statements: [matchDaddrSet(family, vipSet), notrack(), gotoChain(inChain)], comment: `${lb.name}: to a VIP` },
-      { chain: "lb_prerouting", statements: [matchSaddrSet(family, vipSet), notrack()], comment: `${lb.name}: replies from a VIP` },
+      { chain: "lb_prerouting", statements: [matchDaddr(family, vips), notrack(), gotoChain(inChain)], comment: `${lb.name}: to a VIP` },
+      { chain: "lb_prerouting", statements: [matchSaddr(family, vips), notrack()], comment: `${lb.name}: replies from a VIP` },
     );
     if (entries.length > 0) {
-      // the Maglev table is a named map keyed by the entry, so a target change rewrites only the entries that move
-      part.maps.push({ name: mapName, elem: entries.map((chain, i) => [i, chain]) });
+      const lookup = maglevMaps(lb.name, `${prefix}_m${family}`, `${prefix}_part${family}`, entries, part);
       for (const kind of ["ports", "ping", "error"] as const) {
         part.chains.push({ name: `${prefix}_${kind}${family}` });
-        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), markVmap(mapName)], comment: `${lb.name}: Maglev lookup` });
+        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), lookup], comment: `${lb.name}: Maglev lookup` });
       }
       // flows in priority order; ICMP errors ahead of the first ICMP flow (port flows never match them)
       const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` };
@@ -175,9 +181,33 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
       ...(t.via6 ? { via6: canonicalAddress(t.via6) } : {}),
     })),
     flows: lb.flows.map((f) => f.name),
-    table: families.has(4) ? tableOf(4) : table,
+    table: table4,
     ...(families.has(6) && table6 !== table ? { table6 } : {}),
   };
+}
+
+/**
+ * The Maglev table as named maps keyed by the entry, so a target change rewrites
+ * only the entries that move; returns the statement that looks an entry up.
+ * A table of more than MAP_CHUNK entries is split into maps of MAP_CHUNK entries,
+ * each behind its own chain, with one range lookup choosing the part.
+ */
+function maglevMaps(lbName: string, mapName: string, partChain: string, entries: string[], part: Part): NftStatement {
+  if (entries.length <= MAP_CHUNK) {
+    part.maps.push({ name: mapName, elem: entries.map((chain, i) => [i, chain]) });
+    return markVmap(mapName);
+  }
+  const ranges: [[number, number], string][] = [];
+  for (let first = 0, k = 0; first < entries.length; first += MAP_CHUNK, k++) {
+    const last = Math.min(first + MAP_CHUNK, entries.length) - 1;
+    const elem: [number, string][] = [];
+    for (let i = first; i <= last; i++) elem.push([i, entries[i]]);
+    part.maps.push({ name: `${mapName}_${k}`, elem });
+    part.chains.push({ name: `${partChain}_${k}` });
+    part.nftRules.push({ chain: `${partChain}_${k}`, statements: [markVmap(`${mapName}_${k}`)], comment: `${lbName}: Maglev entries ${first}-${last}` });
+    ranges.push([[first, last], `${partChain}_${k}`]);
+  }
+  return jumpMap({ kind: "mark" }, ranges);
 }
 
 /** Matches an ICMP error whose quoted packet was addressed to `vip`. */

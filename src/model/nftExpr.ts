@@ -26,21 +26,26 @@ export function matchIifname(names: string[], negate = false): NftStatement {
   };
 }
 
-/** The key of a jump map: the packet's input interface, or symroute's bits of the connection mark. */
-export type JumpMapKey = { kind: "iifname" } | { kind: "ctMark"; mask: number };
+/** The key of a jump map: the input interface, symroute's bits of the connection mark, or the whole packet mark. */
+export type JumpMapKey = { kind: "iifname" } | { kind: "ctMark"; mask: number } | { kind: "mark" };
+
+/** An entry's key: an interface name, a mark, or an inclusive range of marks. */
+export type JumpMapEntryKey = string | number | [number, number];
 
 /**
- * `iifname vmap { "a" : jump c, ... }` or `ct mark & MASK vmap { 0x.. : jump c, ... }`:
- * one lookup instead of a rule per entry. The map is anonymous, part of the
- * rule, so a terse listing of the ruleset (no named set elements) still shows it.
+ * `iifname vmap { "a" : jump c, ... }`, `ct mark & MASK vmap { 0x.. : jump c, ... }`
+ * or `meta mark vmap { 0x..-0x.. : jump c, ... }`: one lookup instead of a rule per
+ * entry. The map is anonymous, part of the rule, so a terse listing of the
+ * ruleset (which leaves out the elements of named sets and maps) still shows it.
  */
-export function jumpMap(key: JumpMapKey, entries: [string | number, string][]): NftStatement {
-  const keyJson = key.kind === "iifname" ? meta("iifname") : { "&": [ct("mark"), key.mask >>> 0] };
-  const keyText = key.kind === "iifname" ? "iifname" : `ct mark & ${hex(key.mask)}`;
-  const item = (k: string | number) => (typeof k === "string" ? JSON.stringify(k) : hex(k));
+export function jumpMap(key: JumpMapKey, entries: [JumpMapEntryKey, string][]): NftStatement {
+  const keyJson = key.kind === "iifname" ? meta("iifname") : key.kind === "mark" ? meta("mark") : { "&": [ct("mark"), key.mask >>> 0] };
+  const keyText = key.kind === "iifname" ? "iifname" : key.kind === "mark" ? "meta mark" : `ct mark & ${hex(key.mask)}`;
+  const json = (k: JumpMapEntryKey) => (typeof k === "string" ? k : typeof k === "number" ? k >>> 0 : { range: [k[0] >>> 0, k[1] >>> 0] });
+  const text = (k: JumpMapEntryKey) => (typeof k === "string" ? JSON.stringify(k) : typeof k === "number" ? hex(k) : `${hex(k[0])}-${hex(k[1])}`);
   return {
-    json: { vmap: { key: keyJson, data: { set: entries.map(([k, chain]) => [typeof k === "number" ? k >>> 0 : k, { jump: { target: chain } }]) } } },
-    text: `${keyText} vmap { ${entries.map(([k, chain]) => `${item(k)} : jump ${chain}`).join(", ")} }`,
+    json: { vmap: { key: keyJson, data: { set: entries.map(([k, chain]) => [json(k), { jump: { target: chain } }]) } } },
+    text: `${keyText} vmap { ${entries.map(([k, chain]) => `${text(k)} : jump ${chain}`).join(", ")} }`,
   };
 }
 
@@ -70,6 +75,15 @@ export function setMetaMark(mask: number, value: number): NftStatement {
 
 /** `ip saddr { ... }` / `ip6 saddr { ... }` */
 export function matchSaddr(family: Family, prefixes: string[]): NftStatement {
+  return matchAddress("saddr", family, prefixes);
+}
+
+/** `ip daddr ADDR` / `ip6 daddr { ... }` */
+export function matchDaddr(family: Family, prefixes: string[]): NftStatement {
+  return matchAddress("daddr", family, prefixes);
+}
+
+function matchAddress(field: "saddr" | "daddr", family: Family, prefixes: string[]): NftStatement {
   const proto = family === 4 ? "ip" : "ip6";
   const items = prefixes.map((p) => {
     const parsed = parsePrefix(p);
@@ -83,26 +97,14 @@ export function matchSaddr(family: Family, prefixes: string[]): NftStatement {
   const textItems = items.map((p) => formatPrefix(p));
   const textRight = textItems.length === 1 ? textItems[0] : `{ ${textItems.join(", ")} }`;
   return {
-    json: { match: { op: "==", left: { payload: { protocol: proto, field: "saddr" } }, right } },
-    text: `${proto} saddr ${textRight}`,
+    json: { match: { op: "==", left: { payload: { protocol: proto, field } }, right } },
+    text: `${proto} ${field} ${textRight}`,
   };
 }
 
 /** `counter`: so `status` and `lb flows` can show what matched. */
 export function counter(): NftStatement {
   return { json: { counter: null }, text: "counter" };
-}
-
-/** `ip daddr @set` / `ip6 daddr @set` */
-export function matchDaddrSet(family: Family, set: string): NftStatement {
-  const proto = family === 4 ? "ip" : "ip6";
-  return { json: { match: { op: "==", left: { payload: { protocol: proto, field: "daddr" } }, right: `@${set}` } }, text: `${proto} daddr @${set}` };
-}
-
-/** `ip saddr @set` / `ip6 saddr @set` */
-export function matchSaddrSet(family: Family, set: string): NftStatement {
-  const proto = family === 4 ? "ip" : "ip6";
-  return { json: { match: { op: "==", left: { payload: { protocol: proto, field: "saddr" } }, right: `@${set}` } }, text: `${proto} saddr @${set}` };
 }
 
 /** `ip saddr set ADDR` / `ip6 saddr set ADDR` (checksums follow). */

@@ -23,6 +23,7 @@ export interface NftSet {
   elem: string[];
 }
 
+/** A rule: statements in order, in one chain. */
 export interface NftRule {
   chain: string;
   statements: NftStatement[];
@@ -36,6 +37,7 @@ export interface NftMap {
   elem: [number, string][];
 }
 
+/** A whole table: what symroute replaces in one transaction. */
 export interface NftTable {
   family: "inet" | "ip" | "ip6" | "arp";
   name: string;
@@ -107,10 +109,16 @@ export function tableText(table: NftTable): string {
     if (map.elem.length) lines.push(`\t\telements = { ${map.elem.map(([k, c]) => `${k} : jump ${c}`).join(", ")} }`);
     lines.push("\t}");
   }
+  // rules grouped once: filtering the whole list per chain made a thousand targets' chains quadratic
+  const byChain = new Map<string, NftRule[]>();
+  for (const rule of table.rules) {
+    if (!byChain.has(rule.chain)) byChain.set(rule.chain, []);
+    byChain.get(rule.chain)!.push(rule);
+  }
   for (const chain of table.chains) {
     lines.push(`\tchain ${chain.name} {`);
     if (chain.hook) lines.push(`\t\ttype ${chain.type} hook ${chain.hook} priority ${chain.prio}; policy ${chain.policy};`);
-    for (const rule of table.rules.filter((r) => r.chain === chain.name)) {
+    for (const rule of byChain.get(chain.name) ?? []) {
       const comment = rule.comment ? ` comment ${JSON.stringify(rule.comment)}` : "";
       lines.push(`\t\t${rule.statements.map((s) => s.text).join(" ")}${comment}`);
     }
