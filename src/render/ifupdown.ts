@@ -1,7 +1,15 @@
 /**
  * `render --format ifupdown`: `/etc/network/interfaces` stanzas in the shape
  * seed 001 writes by hand: per interface, `up` lines that build symroute's
- * state and `down` lines that take it away again, in reverse order.
+ * state and `down` lines that take it away again, in reverse order. Every
+ * `up` has its `down`: ifdown exits 0 even when a down line fails, so a
+ * missing one goes unnoticed and leaves the host half configured.
+ *
+ * A sysctl's `down` must put back the value it had, which an offline render
+ * cannot know (and a value read while rendering may be stale by boot time):
+ * the `up` line saves the value in effect under /run/symroute (first up
+ * only, so a second ifup without ifdown keeps the real original) and the
+ * `down` line writes it back and removes the file.
  */
 import type { Desired } from "../model/desired.js";
 import { routeWords, ruleWords } from "../model/ipWords.js";
@@ -44,6 +52,17 @@ function masqueradeOf(rule: NftRule): { dev: string; source: string } | null {
   return dev && source ? { dev, source } : null;
 }
 
+/** Where `up` lines keep the sysctl values they replaced (tmpfs: a boot starts afresh, as the kernel does). */
+export const IFUPDOWN_SAVE_DIR = "/run/symroute";
+
+/**
+ * The file holding a sysctl's value from before `up`: the key in dotted form
+ * (unambiguous here: interface names never hold a slash, setting names never a dot).
+ */
+export function sysctlSaveFile(dev: string, key: string): string {
+  return `${IFUPDOWN_SAVE_DIR}/ifupdown-${dev}-${key.replace(/\//g, ".")}`;
+}
+
 /** The stanzas. */
 export function renderIfupdown(desired: Desired): string {
   const stanzas = new Map<string, Stanza>();
@@ -55,10 +74,11 @@ export function renderIfupdown(desired: Desired): string {
     }
     return stanzas.get(dev)!;
   };
-  const add = (dev: string, up: string, down?: string) => {
+  // `down` is not optional: every line that changes the kernel is undone by ifdown
+  const add = (dev: string, up: string, down: string) => {
     const s = at(dev);
     s.up.push(up);
-    if (down) s.down.unshift(down);
+    s.down.unshift(down);
   };
   for (const e of desired.extras ?? []) add(e.dev, `ip -${e.family} ${extraWords(e, "add").join(" ")}`, `ip -${e.family} ${extraWords(e, "del").join(" ")}`);
   for (const r of desired.routes) add(r.dev ?? "lo", `ip -${r.family} route add ${routeWords(r).join(" ")}`, `ip -${r.family} route del ${routeWords(r).join(" ")}`);
@@ -69,7 +89,12 @@ export function renderIfupdown(desired: Desired): string {
   for (const s of desired.sysctls) {
     const m = /^net\/ipv[46]\/(?:conf|neigh)\/([^/]+)\//.exec(s.key);
     const dev = m && m[1] !== "all" && m[1] !== "default" ? m[1] : order[0] ?? "lo";
-    add(dev, `sysctl -q -w ${s.key}=${s.value}`);
+    const saved = sysctlSaveFile(dev, s.key);
+    add(
+      dev,
+      `mkdir -p ${IFUPDOWN_SAVE_DIR} && { test -e ${saved} || cat /proc/sys/${s.key} > ${saved}; } && sysctl -q -w ${s.key}=${s.value}`,
+      `sysctl -q -w ${s.key}="$(cat ${saved})" && rm ${saved}`,
+    );
   }
   for (const rule of desired.nftArp?.rules ?? []) {
     const a = arpMangle(rule);
@@ -87,11 +112,16 @@ export function renderIfupdown(desired: Desired): string {
     const tool = src?.family === 6 ? "ip6tables" : "iptables";
     add(holder?.dev ?? order[0] ?? m.dev, `${tool} -t nat -A POSTROUTING -o ${m.dev} -s ${m.source} -j MASQUERADE`, `${tool} -t nat -D POSTROUTING -o ${m.dev} -s ${m.source} -j MASQUERADE`);
   }
-  const out = ["# /etc/network/interfaces stanzas for symroute's state (merge with your own)"];
+  const out = [
+    "# /etc/network/interfaces stanzas for symroute's state: put each stanza's lines into your own stanza",
+    "# for the interface, after its address lines (ifdown runs them before it takes the interface down);",
+    `# sysctls: up saves the value in effect under ${IFUPDOWN_SAVE_DIR}, down puts it back`,
+  ];
   if (otherNft) out.push("# the connection marks and load balancers are nftables rules: load `symroute render --format nft` with nftables.service");
   for (const dev of order) {
     const s = stanzas.get(dev)!;
-    out.push("", `auto ${dev}`, `iface ${dev} inet manual`, `    up ip link set dev ${dev} up`, ...s.up.map((l) => `    up ${l}`), ...s.down.map((l) => `    down ${l}`));
+    // no `up ip link set dev X up`: the method (manual, static) raises the link itself and takes it down on ifdown
+    out.push("", `auto ${dev}`, `iface ${dev} inet manual`, ...s.up.map((l) => `    up ${l}`), ...s.down.map((l) => `    down ${l}`));
   }
   return out.join("\n") + "\n";
 }
