@@ -19,6 +19,8 @@ have arping || need+=(iputils-arping)
 have ethtool || need+=(ethtool)
 have iperf || need+=(iperf)
 have timeout || need+=(coreutils)
+have ifup || need+=(ifupdown)
+[ -x /lib/systemd/systemd-networkd ] || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "setup: missing ${need[*]}; run as root to install them" >&2; exit 1; fi
   echo "setup: installing ${need[*]}"
