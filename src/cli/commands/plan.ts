@@ -8,6 +8,7 @@ import { rpFilterKeys, startReads } from "../reads.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
+import { parseSystemdVersionFlag, renderOptionsFor, SYSTEMD_VERSION_HELP } from "../../render/options.js";
 import { formatIssue } from "../../config/errors.js";
 
 export function registerReadCommands(program: Command): void {
@@ -64,11 +65,12 @@ export function registerReadCommands(program: Command): void {
     .requiredOption("--format <format>", `one of ${RENDER_FORMATS.join(", ")}`)
     .option("--netns <name>", "read interface addresses from this namespace")
     .option("--offline", "do not read the kernel; use only what the file says")
+    .option("--systemd-version <n>", SYSTEMD_VERSION_HELP, parseSystemdVersionFlag)
     .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean }) => {
       if (!(RENDER_FORMATS as readonly string[]).includes(opts.format))
         throw new CliError(`--format: '${opts.format}' is not one of ${RENDER_FORMATS.join(", ")}`);
       const resolved = loadConfigFile(file);
       const compiled = await compileFor(resolved, opts.offline ? null : runnerFor(opts.netns));
-      process.stdout.write(render(compiled.desired, opts.format as RenderFormat));
+      process.stdout.write(render(compiled.desired, opts.format as RenderFormat, await renderOptionsFor(opts.format as RenderFormat, opts)));
     });
 }
