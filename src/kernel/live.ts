@@ -4,7 +4,7 @@
  */
 import type { Runner } from "./runner.js";
 import type { LiveState } from "../plan/live.js";
-import { readNftTable } from "./nft.js";
+import { readNftStructure, readNftTable } from "./nft.js";
 import { readSysctls } from "./sysctl.js";
 import { readIpState, type IpState } from "./ipState.js";
 import { NFT_TABLE } from "../compile/index.js";
@@ -18,13 +18,15 @@ export type LiveObjects = Omit<LiveState, "sysctls">;
  * Reads rules, routes, symroute's nft tables and interface names (reusing an
  * ip read under way). The arp table is read only when it may exist (`withArp`):
  * one process less on every plan and verify of configs without routed networks.
+ * With `elements: false` both tables come from one terse listing, without the
+ * elements of named sets and maps (the Maglev tables), which plan does not need
+ * (see plan/nftListing.ts) and which cost a full listing seconds for large balancers.
  */
-export async function readLiveObjects(runner: Runner, ip?: Promise<IpState>, withArp = true): Promise<LiveObjects> {
-  const [state, nft, nftArp] = await Promise.all([
-    ip ?? readIpState(runner),
-    readNftTable(runner, "inet", NFT_TABLE),
-    withArp ? readNftTable(runner, "arp", NFT_TABLE) : Promise.resolve(null),
-  ]);
+export async function readLiveObjects(runner: Runner, ip?: Promise<IpState>, withArp = true, elements = true): Promise<LiveObjects> {
+  const tables = elements
+    ? Promise.all([readNftTable(runner, "inet", NFT_TABLE), withArp ? readNftTable(runner, "arp", NFT_TABLE) : Promise.resolve(null)])
+    : readNftStructure(runner, NFT_TABLE).then((t) => [t.inet, t.arp] as const);
+  const [state, [nft, nftArp]] = await Promise.all([ip ?? readIpState(runner), tables]);
   return { rules: state.rules, routes: state.routes, nft, nftArp, extras: extrasOf(state), interfaces: Object.keys(state.links) };
 }
 
@@ -41,7 +43,7 @@ function extrasOf(state: IpState): Extra[] {
 }
 
 /** Reads the objects (or takes ones already being read) and the given sysctls. */
-export async function readLive(runner: Runner, sysctlKeys: string[], objects?: Promise<LiveObjects>, withArp = true): Promise<LiveState> {
-  const [o, sysctls] = await Promise.all([objects ?? readLiveObjects(runner, undefined, withArp), readSysctls(runner, [...new Set(sysctlKeys)])]);
+export async function readLive(runner: Runner, sysctlKeys: string[], objects?: Promise<LiveObjects>, withArp = true, elements = true): Promise<LiveState> {
+  const [o, sysctls] = await Promise.all([objects ?? readLiveObjects(runner, undefined, withArp, elements), readSysctls(runner, [...new Set(sysctlKeys)])]);
   return { ...o, sysctls };
 }

@@ -4,16 +4,19 @@
  */
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
+import type { NftTable } from "../model/nftTable.js";
 
+/** A kernel object with the `proto` tag that says who made it. */
 export interface Tagged<T> {
   value: T;
   protocol: number;
 }
 
+/** The kernel as plan sees it. */
 export interface LiveState {
   rules: Tagged<RoutingRule>[];
   routes: Tagged<Route>[];
-  /** symroute's nft table as listed (handles stripped), null when absent */
+  /** symroute's nft table as listed (handles stripped), null when absent; a terse listing leaves out the elements of named sets and maps */
   nft: Record<string, Record<string, unknown>>[] | null;
   /** symroute's arp table as listed, null when absent */
   nftArp?: Record<string, Record<string, unknown>>[] | null;
@@ -27,11 +30,13 @@ export interface LiveState {
 
 /** What the last successful apply left, kept in the state file. */
 export interface AppliedRecord {
-  /** JSON of the nft commands applied, to compare with the new desired table */
+  /** digest of the nft commands applied (nftDesiredText), to compare with the new desired table; older files hold the JSON itself */
   nftDesired: string | null;
-  /** the table as listed right after that apply, to notice drift */
+  /** fingerprint of the table as listed right after that apply (listingFingerprint), to notice drift; older files hold the listing's JSON */
   nftLive: string | null;
   /** the same two for the arp table */
   nftArpDesired?: string | null;
   nftArpLive?: string | null;
+  /** the tables applied, whose commands an in-place change of targets is computed from (the state file keeps the whole desired state) */
+  desired?: { nft?: NftTable | null; nftArp?: NftTable | null };
 }

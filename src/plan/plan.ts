@@ -15,6 +15,8 @@ import type { IdRange } from "../config/resolved.js";
 import type { AppliedRecord, LiveState } from "./live.js";
 import { SYMROUTE_PROTO } from "../model/ownership.js";
 import { targetUpdateCommands } from "./nftUpdate.js";
+import { listingChanged } from "./nftListing.js";
+import { createHash } from "node:crypto";
 
 const KERNEL_TABLES = [253, 254, 255];
 
@@ -32,7 +34,7 @@ export type NftAction = "none" | "create" | "replace" | "update" | "delete";
 export interface Plan {
   rules: { add: RoutingRule[]; remove: RoutingRule[] };
   routes: { add: Route[]; remove: Route[]; change: { from: Route; to: Route }[] };
-  /** `update` carries the commands of an in-place change (load-balancer targets only) */
+  /** `update` carries the commands of an in-place change (load-balancer targets only) and no table, so a plan is as large as its change */
   nft: { action: NftAction; table: NftTable | null; reason?: string; commands?: Record<string, unknown>[] };
   /** the `arp symroute` table, planned the same way */
   nftArp: { action: NftAction; table: NftTable | null; reason?: string };
@@ -76,9 +78,22 @@ export function isEmptyPlan(plan: Plan): boolean {
   );
 }
 
-/** The canonical text of a desired nft table's commands. */
+const DIGEST = "sha256:";
+const sha256 = (text: string) => DIGEST + createHash("sha256").update(text).digest("hex");
+
+/**
+ * A digest of a desired nft table's commands, kept in the state to see whether
+ * the next desired table differs. (The table itself is in the applied desired
+ * state; a copy of its commands made a state file of a 1000-target balancer 6 MB larger.)
+ */
 export function nftDesiredText(table: NftTable | null): string | null {
-  return table ? JSON.stringify(replaceTableCommands(table)) : null;
+  return table ? sha256(JSON.stringify(replaceTableCommands(table))) : null;
+}
+
+/** The digest of a recorded desired table: older state files hold the commands' JSON itself. */
+function desiredDigest(recorded: string | null | undefined): string | null {
+  if (!recorded) return null;
+  return recorded.startsWith(DIGEST) ? recorded : sha256(recorded);
 }
 
 /** Computes the plan. */
@@ -121,8 +136,9 @@ export function makePlan(input: PlanInput): Plan {
     else if (desiredSlotSet.has(routeSlot(f))) conflicts.push(`foreign route in the place of one symroute adds: ${routeKey(f)}`);
   }
 
-  const nft = planNft(desired.nft, live.nft, input.applied?.nftDesired ?? null, input.applied?.nftLive ?? null, input.applied !== null);
-  const nftArp = planNft(desired.nftArp ?? null, live.nftArp ?? null, input.applied?.nftArpDesired ?? null, input.applied?.nftArpLive ?? null, input.applied !== null);
+  const { applied } = input;
+  const nft = planNft(desired.nft, live.nft, applied && { desired: applied.nftDesired, live: applied.nftLive, table: applied.desired?.nft });
+  const nftArp = planNft(desired.nftArp ?? null, live.nftArp ?? null, applied && { desired: applied.nftArpDesired, live: applied.nftArpLive, table: applied.desired?.nftArp });
   const liveExtras = new Set((live.extras ?? []).map(extraKey));
   const wantExtras = new Set((desired.extras ?? []).map(extraKey));
   const extras = {
@@ -152,20 +168,34 @@ export function makePlan(input: PlanInput): Plan {
   return { rules, routes, nft, nftArp, extras, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
 }
 
-function planNft(want: NftTable | null, live: LiveState["nft"], appliedDesired: string | null, appliedLive: string | null, known: boolean): Plan["nft"] {
+/** What the last apply recorded of one table: digests of the desired commands and of the listing, and the table itself. */
+interface AppliedTable {
+  desired: string | null | undefined;
+  live: string | null | undefined;
+  table: NftTable | null | undefined;
+}
+
+function planNft(want: NftTable | null, live: LiveState["nft"], applied: AppliedTable | null): Plan["nft"] {
   if (!want) return live ? { action: "delete", table: null } : { action: "none", table: null };
   if (!live) return { action: "create", table: want };
-  const wantText = nftDesiredText(want);
-  const drifted = appliedLive !== JSON.stringify(live);
-  if (!known || appliedDesired !== wantText) {
-    if (known && appliedDesired && !drifted) {
-      const update = targetUpdateCommands(JSON.parse(appliedDesired) as Record<string, unknown>[], replaceTableCommands(want));
-      if (update) return { action: "update", table: want, commands: update.commands, reason: `load-balancer targets: ${update.chains} target chains and ${update.entries} Maglev entries change` };
+  if (!applied) return { action: "replace", table: want, reason: "rules differ" };
+  const drifted = listingChanged(applied.live ?? null, live);
+  const before = desiredDigest(applied.desired);
+  if (before !== nftDesiredText(want)) {
+    const previous = applied.table ? replaceTableCommands(applied.table) : legacyCommands(applied.desired);
+    if (before && previous && !drifted) {
+      const update = targetUpdateCommands(previous, replaceTableCommands(want));
+      if (update) return { action: "update", table: null, commands: update.commands, reason: `load-balancer targets: ${update.chains} target chains and ${update.entries} Maglev entries change` };
     }
     return { action: "replace", table: want, reason: "rules differ" };
   }
   if (drifted) return { action: "replace", table: want, reason: "table changed outside symroute" };
   return { action: "none", table: null };
+}
+
+/** The commands an older state file recorded as JSON text; null for a digest. */
+function legacyCommands(recorded: string | null | undefined): Record<string, unknown>[] | null {
+  return recorded && !recorded.startsWith(DIGEST) ? (JSON.parse(recorded) as Record<string, unknown>[]) : null;
 }
 
 function dedupe<T>(list: T[], key: (t: T) => string): T[] {
