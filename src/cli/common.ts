@@ -2,8 +2,9 @@
  * What every command shares: exit codes, reading and compiling a config file,
  * printing errors, and a runner for `--netns`.
  */
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { loadConfigText } from "../config/load.js";
+import { ConfigTooLargeError, DEFAULT_MAX_CONFIG_SIZE, formatSize, MAX_CONFIG_SIZE_CEILING, parseSize, readConfigFile } from "../config/read.js";
 import { formatIssue, type ConfigIssue } from "../config/errors.js";
 import type { ResolvedConfig } from "../config/resolved.js";
 import { compile, type Compiled } from "../compile/index.js";
@@ -30,16 +31,32 @@ export class CliError extends Error {
   }
 }
 
-/** Reads and validates a config file, or throws a CliError listing every issue. */
-export function loadConfigFile(file: string): ResolvedConfig {
+/**
+ * Reads and validates a config file, or throws a CliError listing every issue
+ * (the first 100, then how many more). `maxSize` is `--max-config-size`
+ * (bytes or `4MiB`); a larger file is refused before it is parsed.
+ */
+export function loadConfigFile(file: string, maxSize: string | number = DEFAULT_MAX_CONFIG_SIZE): ResolvedConfig {
+  const limit = parseSize(maxSize);
+  if (limit === null) throw new CliError(`--max-config-size: '${maxSize}' is not a size such as 4194304 or 4MiB`);
+  if (limit > MAX_CONFIG_SIZE_CEILING) throw new CliError(`--max-config-size: at most ${formatSize(MAX_CONFIG_SIZE_CEILING)}`);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readConfigFile(file, limit);
   } catch (e) {
+    if (e instanceof ConfigTooLargeError) throw new CliError(e.message);
     throw new CliError(`${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
   }
   const result = loadConfigText(text, file);
-  if (!result.ok) throw new CliError(result.issues.map(formatIssue).join("\n"), EXIT.invalid, result.issues);
+  if (!result.ok) {
+    const n = result.omitted;
+    const more = result.stopped
+      ? `\n${file}: and ${n > 0 ? `at least ${n} ` : ""}more errors (checking stopped after ${result.issues.length + n})`
+      : n > 0
+        ? `\n${file}: and ${n} more error${n === 1 ? "" : "s"}`
+        : "";
+    throw new CliError(result.issues.map(formatIssue).join("\n") + more, EXIT.invalid, result.issues);
+  }
   return result.value;
 }
 

@@ -1,23 +1,23 @@
 /**
  * Turns the text of symroute.yaml into a ResolvedConfig, or into every problem
  * found, each with file, line, column and field. Takes text, not a path, so it
- * stays pure; the CLI reads the file.
+ * stays pure; the CLI reads the file (and limits its size).
  */
-import { LineCounter, parseDocument } from "yaml";
-import { load as fastLoad, CORE_SCHEMA } from "js-yaml";
 import type { z } from "zod";
-import { configSchema, type Config } from "./schema.js";
+import { configSchema, loadBalancerSchema, routedNetworkSchema, serviceSchema, uplinkSchema, type Config } from "./schema.js";
 import type { ConfigIssue, FieldPath } from "./errors.js";
-import { lineCol, offsetOf } from "./locate.js";
 import { checkSemantics, type PathIssue } from "./semantic.js";
 import { parseMask, parseRange, type ResolvedConfig } from "./resolved.js";
 import { configErrorMap } from "./messages.js";
+import { parsePositioned, YamlSyntaxError, type PositionedDocument } from "./positions.js";
 
 /**
  * Either the config or the issues; never both. At most `maxIssues` issues are
- * kept (the first in file order); `omitted` counts the rest.
+ * kept (the first in file order); `omitted` counts the rest that were found,
+ * and `stopped` says the check gave up before the end of the file (so there
+ * may be more).
  */
-export type LoadResult = { ok: true; value: ResolvedConfig } | { ok: false; issues: ConfigIssue[]; omitted: number };
+export type LoadResult = { ok: true; value: ResolvedConfig } | { ok: false; issues: ConfigIssue[]; omitted: number; stopped: boolean };
 
 /** Options of a load. */
 export interface LoadOptions {
@@ -28,33 +28,95 @@ export interface LoadOptions {
 /** Default for LoadOptions.maxIssues. */
 export const MAX_ISSUES = 100;
 
-/** Shape check with our messages; the input goes into each issue so messages can say what the file gave. */
-function parseShape(raw: unknown) {
-  return configSchema.safeParse(raw, { reportInput: true, error: configErrorMap });
+/** Issues collected before the shape check stops: beyond the ones reported, they only feed the "and N more" count. */
+export const SHAPE_ISSUE_BUDGET = 1000;
+
+const PARSE_OPTIONS = { reportInput: true, error: configErrorMap } as const;
+
+/** The top-level lists, checked item by item (see checkShape). */
+const LIST_SCHEMAS = { uplinks: uplinkSchema, services: serviceSchema, loadBalancers: loadBalancerSchema, routedNetworks: routedNetworkSchema } as const;
+type ListKey = keyof typeof LIST_SCHEMAS;
+const TOP_LEVEL = new Set(Object.keys(configSchema.shape));
+const isListKey = (key: string): key is ListKey => Object.hasOwn(LIST_SCHEMAS, key);
+
+/** The outcome of the shape check: the config, or issues (`stopped` when the check gave up before the end of the file). */
+type ShapeResult = { ok: true; config: Config } | { ok: false; issues: z.core.$ZodIssue[]; stopped: boolean };
+
+/**
+ * Shape check with our messages; the input goes into each issue so messages
+ * can say what the file gave. The top-level lists are checked one item at a
+ * time, in file order, and the check stops once `budget` issues are in hand:
+ * zod spends about 10 us and a kilobyte of garbage per issue, so a 4 MiB file
+ * with an error in every item took a second and hundreds of megabytes for
+ * issues nobody reads. The issues kept are still the first in the file: items
+ * come in file order and each item's issues lie within the item.
+ */
+function checkShape(raw: unknown, budget: number): ShapeResult {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    const parsed = configSchema.safeParse(raw, PARSE_OPTIONS);
+    return parsed.success ? { ok: true, config: parsed.data } : { ok: false, issues: parsed.error.issues, stopped: false };
+  }
+  const record = raw as Record<string, unknown>;
+  const keys = Object.keys(record);
+  const lists = keys.filter((key): key is ListKey => isListKey(key) && Array.isArray(record[key]));
+  // unknown fields found here, so that zod's copy of the top level holds its six fields, not 200000 typos
+  const unknown = keys.filter((key) => !TOP_LEVEL.has(key));
+  const top: Record<string, unknown> = {};
+  for (const key of keys) if (TOP_LEVEL.has(key)) top[key] = record[key];
+  for (const key of lists) top[key] = [];
+  // everything but the lists' items: version, allocate, a list that is not a list
+  const skeleton = configSchema.safeParse(top, PARSE_OPTIONS);
+  const issues: z.core.$ZodIssue[] = skeleton.success ? [] : [...skeleton.error.issues];
+  if (unknown.length > 0) issues.push({ code: "unrecognized_keys", keys: unknown, path: [], message: "", input: record });
+  const items: Partial<Record<ListKey, unknown[]>> = {};
+  for (const key of lists) {
+    const schema = LIST_SCHEMAS[key];
+    const out: unknown[] = (items[key] = []);
+    const input = record[key] as unknown[];
+    for (let i = 0; i < input.length; i++) {
+      if (issues.length >= budget) return { ok: false, issues, stopped: true };
+      const parsed = schema.safeParse(input[i], PARSE_OPTIONS);
+      if (parsed.success) out.push(parsed.data);
+      else for (const issue of parsed.error.issues) issues.push({ ...issue, path: [key, i, ...issue.path] });
+    }
+  }
+  if (issues.length > 0 || !skeleton.success) return { ok: false, issues, stopped: false };
+  // `top` held only known fields, so the parse's data is the whole config but for the lists' items
+  // each item was parsed (defaults filled in) by the same schema configSchema uses for it
+  return { ok: true, config: { ...skeleton.data, ...items } as Config };
 }
 
 /**
- * Parses, shape-checks and cross-checks a config. A valid file takes the fast
- * path (js-yaml, about 7x quicker on a large file); any problem sends it down
- * the slow path, which parses with positions so each error names its place.
+ * Parses, shape-checks and cross-checks a config. One parse serves both the
+ * value and the positions (see positions.ts); only the issues that are
+ * reported are given a line and column.
  */
 export function loadConfigText(text: string, file: string, options: LoadOptions = {}): LoadResult {
-  const fast = tryFast(text, file);
-  if (fast) return fast;
-  return loadWithPositions(text, file, options);
+  const maxIssues = options.maxIssues ?? MAX_ISSUES;
+  let doc: PositionedDocument;
+  try {
+    doc = parsePositioned(text);
+  } catch (e) {
+    if (!(e instanceof YamlSyntaxError)) throw e;
+    const { line, col } = lineColOf(text, e.offset);
+    return { ok: false, issues: [{ file, line, col, path: [], message: `YAML: ${e.message.split("\n")[0]}` }], omitted: 0, stopped: false };
+  }
+  const place = (issues: PathIssue[]): ConfigIssue[] => placeSorted(doc, issues, file);
+  const fail = (issues: PathIssue[], stopped = false): LoadResult => {
+    // file order needs an offset per issue (cheap); line, column and text only for the ones reported
+    const placed = placeFirst(doc, issues, file, maxIssues);
+    return { ok: false, issues: placed, omitted: Math.max(0, issues.length - placed.length), stopped };
+  };
+  const shape = checkShape(doc.value ?? {}, Math.max(SHAPE_ISSUE_BUDGET, maxIssues));
+  if (!shape.ok) return fail(shape.issues.flatMap(zodToPathIssues), shape.stopped);
+  const semantic = checkSemantics(shape.config);
+  const errors = semantic.filter((i) => !i.warning);
+  if (errors.length > 0) return fail(errors);
+  return { ok: true, value: resolve(shape.config, file, place(semantic.filter((i) => i.warning))) };
 }
 
-function tryFast(text: string, file: string): LoadResult | null {
-  let raw: unknown;
-  try {
-    raw = fastLoad(text, { schema: CORE_SCHEMA, json: false }) ?? {};
-  } catch {
-    return null;
-  }
-  const parsed = parseShape(raw);
-  if (!parsed.success || checkSemantics(parsed.data).length > 0) return null;
-  return { ok: true, value: resolve(parsed.data, file) };
-}
+/** The same as loadConfigText: kept for callers (and tests) of the former positioned path. */
+export const loadWithPositions = loadConfigText;
 
 function resolve(config: Config, file: string, warnings: ConfigIssue[] = []): ResolvedConfig {
   return {
@@ -67,50 +129,38 @@ function resolve(config: Config, file: string, warnings: ConfigIssue[] = []): Re
   };
 }
 
-/** The slow path: every node keeps its place in the text. */
-export function loadWithPositions(text: string, file: string, options: LoadOptions = {}): LoadResult {
-  const maxIssues = options.maxIssues ?? MAX_ISSUES;
-  const fail = (issues: ConfigIssue[]): LoadResult => {
-    const sorted = sortIssues(issues);
-    return { ok: false, issues: sorted.slice(0, maxIssues), omitted: Math.max(0, sorted.length - maxIssues) };
-  };
-  const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    return fail(
-      doc.errors.map((e) => {
-        const { line, col } = lineCol(counter, e.pos[0]);
-        return { file, line, col, path: [], message: `YAML: ${e.message.split("\n")[0]}` };
-      }),
-    );
+/** The first `max` issues in file order, located. */
+function placeFirst(doc: PositionedDocument, issues: PathIssue[], file: string, max: number): ConfigIssue[] {
+  const withOffsets = issues.map((issue, order) => ({ issue, order, offset: doc.offsetOf(issue.path, issue.atKey) }));
+  withOffsets.sort((a, b) => a.offset - b.offset || a.order - b.order);
+  return withOffsets.slice(0, max).map(({ issue, offset }) => located(doc, issue, offset, file));
+}
+
+function placeSorted(doc: PositionedDocument, issues: PathIssue[], file: string): ConfigIssue[] {
+  return placeFirst(doc, issues, file, issues.length);
+}
+
+function located(doc: PositionedDocument, issue: PathIssue, offset: number, file: string): ConfigIssue {
+  const { line, col } = doc.lineCol(offset);
+  return { file, line, col, path: issue.path, message: issue.message };
+}
+
+/** Line and column of an offset in text that did not parse. */
+function lineColOf(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf("\n"); i >= 0 && i < offset; i = text.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
   }
-  const place = (p: PathIssue): ConfigIssue => {
-    const { line, col } = lineCol(counter, offsetOf(doc, p.path, p.atKey));
-    return { file, line, col, path: p.path, message: p.message };
-  };
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  } catch (e) {
-    return fail([{ file, line: 1, col: 1, path: [], message: `YAML: ${e instanceof Error ? e.message : String(e)}` }]);
-  }
-  const parsed = parseShape(raw);
-  if (!parsed.success) return fail(parsed.error.issues.flatMap(zodToPathIssues).map(place));
-  const semantic = checkSemantics(parsed.data);
-  const errors = semantic.filter((i) => !i.warning);
-  if (errors.length > 0) return fail(errors.map(place));
-  return { ok: true, value: resolve(parsed.data, file, sortIssues(semantic.filter((i) => i.warning).map(place))) };
+  return { line, col: offset - start + 1 };
 }
 
 function zodToPathIssues(issue: z.core.$ZodIssue): PathIssue[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== "symbol") as FieldPath;
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key}'`, atKey: true }));
+    return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field '${key.length > 60 ? `${key.slice(0, 60)}...` : key}'`, atKey: true }));
   }
   // every other message was written by messages.ts's error map or by the field itself
   return [{ path, message: issue.message }];
-}
-
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
 }

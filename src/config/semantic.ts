@@ -65,6 +65,15 @@ export function checkSemantics(config: Config): PathIssue[] {
     });
   });
 
+  // named once, and only the first few: thousands of services naming a missing uplink must not list thousands of uplinks each
+  let known: string | undefined;
+  const knownUplinks = (): string => {
+    if (known === undefined) {
+      const names = [...uplinkIndex.keys()];
+      known = names.length === 0 ? "" : ` (known: ${names.slice(0, 10).join(", ")}${names.length > 10 ? `, and ${names.length - 10} more` : ""})`;
+    }
+    return known;
+  };
   const serviceNames = new Set<string>();
   const serviceAddresses = new Map<string, string>();
   config.services.forEach((s, i) => {
@@ -73,10 +82,7 @@ export function checkSemantics(config: Config): PathIssue[] {
     serviceNames.add(s.name);
     const ui = uplinkIndex.get(s.uplink);
     const uplink = ui === undefined ? undefined : config.uplinks[ui];
-    if (!uplink) {
-      const known = [...uplinkIndex.keys()];
-      add([...base, "uplink"], `no uplink named '${s.uplink}'${known.length ? ` (known: ${known.join(", ")})` : ""}`);
-    }
+    if (!uplink) add([...base, "uplink"], `no uplink named '${s.uplink}'${knownUplinks()}`);
     s.addresses.forEach((a, j) => {
       const addr = parseAddress(a);
       if (!addr) return;

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
+import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
 import { applyDesired, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
 import { rollback } from "../../apply/rollback.js";
 import type { ExecuteHooks } from "../../apply/execute.js";
@@ -60,11 +61,12 @@ export function registerWriteCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .option("--confirm-timeout <duration>", "revert unless `symroute confirm` follows within this time")
     .option("--allow-conflicts", "apply even where foreign objects stand in symroute's ranges")
-    .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean }) => {
+    .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
+    .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean; maxConfigSize?: string }) => {
       const runner = runnerFor(opts.netns);
       // the kernel is read while the config is parsed: one read serves compile (addresses) and plan (objects)
       const reads = startReads(runner);
-      const resolved = loadConfigFile(file);
+      const resolved = loadConfigFile(file, opts.maxConfigSize);
       const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : null;
       const prefetched = reads.objects;
       const compiled = await compileFor(resolved, runner, reads.ip, reads.facts);

@@ -3,6 +3,7 @@
  */
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
+import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
 import { planAgainstKernel } from "../../apply/apply.js";
 import { rpFilterKeys, startReads } from "../reads.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
@@ -17,9 +18,10 @@ export function registerReadCommands(program: Command): void {
     .description("check a config file; every error with file:line:col")
     .argument("<file>")
     .option("--json", "machine-readable output")
-    .action((file: string, opts: { json?: boolean }) => {
+    .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
+    .action((file: string, opts: { json?: boolean; maxConfigSize?: string }) => {
       try {
-        const resolved = loadConfigFile(file);
+        const resolved = loadConfigFile(file, opts.maxConfigSize);
         if (opts.json) printJson({ valid: true, file, issues: [], warnings: resolved.warnings });
         else {
           for (const w of resolved.warnings) process.stderr.write(`${formatIssue(w)} (warning)\n`);
@@ -43,10 +45,11 @@ export function registerReadCommands(program: Command): void {
     .option("--netns <name>", "network namespace to compare against")
     .option("--json", "machine-readable output")
     .option("--exit-code", "exit 2 when there are changes")
-    .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean }) => {
+    .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
+    .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean; maxConfigSize?: string }) => {
       const runner = runnerFor(opts.netns);
       const reads = startReads(runner);
-      const resolved = loadConfigFile(file);
+      const resolved = loadConfigFile(file, opts.maxConfigSize);
       const compiled = await compileFor(resolved, runner, reads.ip, reads.facts);
       const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, reads.objects, false, rpFilterKeys(compiled.facts));
       if (opts.json) printJson({ changes: !isEmptyPlan(plan), plan, warnings: compiled.warnings });
@@ -66,10 +69,11 @@ export function registerReadCommands(program: Command): void {
     .option("--netns <name>", "read interface addresses from this namespace")
     .option("--offline", "do not read the kernel; use only what the file says")
     .option("--systemd-version <n>", SYSTEMD_VERSION_HELP, parseSystemdVersionFlag)
-    .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean }) => {
+    .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
+    .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean; maxConfigSize?: string }) => {
       if (!(RENDER_FORMATS as readonly string[]).includes(opts.format))
         throw new CliError(`--format: '${opts.format}' is not one of ${RENDER_FORMATS.join(", ")}`);
-      const resolved = loadConfigFile(file);
+      const resolved = loadConfigFile(file, opts.maxConfigSize);
       const compiled = await compileFor(resolved, opts.offline ? null : runnerFor(opts.netns));
       process.stdout.write(render(compiled.desired, opts.format as RenderFormat, await renderOptionsFor(opts.format as RenderFormat, opts)));
     });

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { CliError, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
+import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
 import { readKernelView } from "../../kernel/simView.js";
 import { readState } from "../../kernel/state.js";
 import { trace, type NftModel } from "../../simulate/trace.js";
@@ -15,6 +16,7 @@ import type { Packet, RouteResult } from "../../simulate/types.js";
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58 };
 
 interface TraceOptions {
+  maxConfigSize?: string;
   from?: string;
   to: string;
   iif?: string;
@@ -85,12 +87,13 @@ export function registerTraceCommand(program: Command): void {
     .option("--reply", "also trace the reply, and say whether it leaves by the interface the request came in on")
     .option("--netns <name>", "network namespace")
     .option("--json", "machine-readable output")
+    .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
     .action(async (file: string | undefined, o: TraceOptions) => {
       const runner = runnerFor(o.netns);
       let view = await readKernelView(runner);
       let model: NftModel;
       if (file) {
-        const resolved = loadConfigFile(file);
+        const resolved = loadConfigFile(file, o.maxConfigSize);
         const compiled = await compileFor(resolved, runner);
         view = viewAfterApply(view, compiled.desired);
         model = { marks: compiled.desired.marks, balancers: compiled.desired.balancers };
