@@ -8,7 +8,7 @@ import { configSchema, loadBalancerSchema, routedNetworkSchema, serviceSchema, u
 import type { ConfigIssue, FieldPath } from "./errors.js";
 import { checkSemantics, type PathIssue } from "./semantic.js";
 import { parseMask, parseRange, type ResolvedConfig } from "./resolved.js";
-import { configErrorMap } from "./messages.js";
+import { configErrorMap, expectedGot } from "./messages.js";
 import { parsePositioned, YamlSyntaxError, type PositionedDocument } from "./positions.js";
 
 /**
@@ -108,7 +108,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
     return { ok: false, issues: placed, omitted: Math.max(0, issues.length - placed.length), stopped };
   };
   const shape = checkShape(doc.value ?? {}, Math.max(SHAPE_ISSUE_BUDGET, maxIssues));
-  if (!shape.ok) return fail(shape.issues.flatMap(zodToPathIssues), shape.stopped);
+  if (!shape.ok) return fail(collapseOpaque(doc.value, shape.issues.flatMap(zodToPathIssues)), shape.stopped);
   const semantic = checkSemantics(shape.config);
   const errors = semantic.filter((i) => !i.warning);
   if (errors.length > 0) return fail(errors);
@@ -154,6 +154,42 @@ function lineColOf(text: string, offset: number): { line: number; col: number } 
     start = i + 1;
   }
   return { line, col: offset - start + 1 };
+}
+
+/** Values zod takes for maps (any object) that are not: `!!binary` data and timestamps. */
+function isOpaque(value: unknown): value is Uint8Array | Date {
+  return value instanceof Uint8Array || value instanceof Date;
+}
+
+/**
+ * zod reads a `!!binary` value given for a map as a map with keys "0", "1"...
+ * and reports those keys and every missing field. One issue on the value
+ * itself says what happened.
+ */
+function collapseOpaque(raw: unknown, issues: PathIssue[]): PathIssue[] {
+  const out: PathIssue[] = [];
+  const collapsed = new Set<string>();
+  for (const issue of issues) {
+    let value = raw;
+    let at = -1;
+    for (let i = 0; i < issue.path.length && value !== null && typeof value === "object"; i++) {
+      if (isOpaque(value)) {
+        at = i;
+        break;
+      }
+      value = (value as Record<string | number, unknown>)[issue.path[i]];
+    }
+    if (at < 0) {
+      out.push(issue);
+      continue;
+    }
+    const path = issue.path.slice(0, at);
+    const key = JSON.stringify(path);
+    if (collapsed.has(key)) continue;
+    collapsed.add(key);
+    out.push({ path, message: expectedGot("a map", value) });
+  }
+  return out;
 }
 
 function zodToPathIssues(issue: z.core.$ZodIssue): PathIssue[] {
