@@ -8,7 +8,7 @@ import type { IdRange } from "../config/resolved.js";
 import { makePlan, isEmptyPlan, nftDesiredText, type Plan } from "../plan/plan.js";
 import { formatPlan } from "../plan/format.js";
 import { readLive, type LiveObjects } from "../kernel/live.js";
-import { readState, writeState, type StateFile } from "../kernel/state.js";
+import type { StateFile } from "../kernel/state.js";
 import { probeFeature } from "../kernel/features.js";
 import { announce } from "../kernel/announce.js";
 import { executePlan, type ExecuteHooks } from "./execute.js";
@@ -26,9 +26,22 @@ export class RefusedError extends Error {
   }
 }
 
+/** An apply stopped by a signal; it rolls back like any failure. */
+export class InterruptedError extends Error {
+  constructor(readonly signal: string) {
+    super(`interrupted by ${signal}`);
+    this.name = "InterruptedError";
+  }
+}
+
 export interface ApplyRequest {
   runner: Runner;
   desired: Desired;
+  /** the state as read under the lock; the apply's own writes go through `save` */
+  state: StateFile;
+  save: (state: StateFile) => void;
+  /** aborted by SIGTERM or SIGINT: checked before every step, and the change is rolled back */
+  abort?: AbortSignal;
   priorities: IdRange;
   file?: string;
   allowConflicts?: boolean;
@@ -44,6 +57,8 @@ export interface ApplyRequest {
 export interface ApplyOutcome {
   plan: Plan;
   changed: boolean;
+  /** the state file as this apply left it */
+  state: StateFile;
   /** set when the apply failed and the snapshot was put back */
   rolledBack?: { error: string; restored: boolean };
   /** the state before this apply, for --confirm-timeout */
@@ -69,11 +84,11 @@ export async function planAgainstKernel(
   runner: Runner,
   desired: Desired,
   priorities: IdRange,
+  state: StateFile,
   prefetched?: Promise<LiveObjects>,
   alwaysArp = false,
   known: Record<string, string> = {},
 ): Promise<{ plan: Plan; live: LiveState }> {
-  const state = readState(runner.netns);
   const keys = sysctlKeys(desired, state);
   const live = await readLive(runner, keys.filter((k) => known[k] === undefined), prefetched, alwaysArp || mayHaveArpTable(desired, state));
   for (const k of keys) if (known[k] !== undefined && live.sysctls[k] === undefined) live.sysctls[k] = known[k];
@@ -83,19 +98,21 @@ export async function planAgainstKernel(
 
 /** Makes the kernel match `desired`, or leaves it as it was. */
 export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
-  const { runner, desired } = req;
-  const netns = runner.netns;
+  const { runner, desired, state, save } = req;
+  const interrupted = () => {
+    if (req.abort?.aborted) throw new InterruptedError(String(req.abort.reason ?? "a signal"));
+  };
   for (const feature of desired.requires) {
     const missing = await probeFeature(runner, feature);
     if (missing !== null) throw new RefusedError(`this kernel has no ${feature.toUpperCase()} support (ip link add type ${feature}: ${missing}); the vrf strategy cannot be applied here`);
   }
-  const state = readState(netns);
-  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, req.prefetched, !!req.destroying, req.knownSysctls);
+  const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, state, req.prefetched, !!req.destroying, req.knownSysctls);
   if (plan.conflicts.length > 0 && !req.allowConflicts)
     throw new RefusedError(`conflicts with objects symroute does not own:\n  ${plan.conflicts.join("\n  ")}`);
   if (isEmptyPlan(plan)) {
-    if (state.journal) writeState({ ...state, journal: null }, netns);
-    return { plan, changed: false };
+    const after = { ...state, journal: null };
+    if (state.journal) save(after);
+    return { plan, changed: false, state: after };
   }
 
   const touched = plan.sysctls.map((s) => s.key);
@@ -112,17 +129,25 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
   };
   const originals = { ...state.sysctlOriginals };
   for (const s of plan.sysctls) if (!s.restore && originals[s.key] === undefined && s.from !== undefined) originals[s.key] = s.from;
-  writeState({ ...state, sysctlOriginals: originals, journal: { phase: "applying", startedAt: new Date().toISOString(), pid: process.pid, snapshot } }, netns);
+  if (req.abort?.aborted) return { plan, changed: false, state, rolledBack: { error: new InterruptedError(String(req.abort.reason)).message, restored: true }, snapshot };
+  save({ ...state, sysctlOriginals: originals, journal: { phase: "applying", startedAt: new Date().toISOString(), pid: process.pid, snapshot } });
 
   try {
-    await executePlan(runner, plan, req.hooks);
+    await executePlan(runner, plan, {
+      beforeStep: async (step) => {
+        interrupted();
+        await req.hooks?.beforeStep?.(step);
+      },
+    });
+    interrupted();
     const finalOriginals = { ...originals };
     for (const s of plan.sysctls) if (s.restore) delete finalOriginals[s.key];
     const wanted = new Set((desired.extras ?? []).map(extraKey));
     const ownedExtras = [...(state.ownedExtras ?? []).filter((e) => wanted.has(extraKey(e))), ...plan.extras.add];
     const { nftLive, nftArpLive } = await verify(runner, desired, req.priorities, finalOriginals, ownedExtras, live.nftArp != null);
-    writeState(
-      {
+    // the last moment a signal can still undo the change: after the state is written it is the applied one
+    interrupted();
+    const after: StateFile = {
         ...state,
         ownedExtras,
         applied: req.destroying
@@ -130,22 +155,22 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
           : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, at: new Date().toISOString(), priorities: req.priorities, ...(req.file ? { file: req.file } : {}) },
         sysctlOriginals: finalOriginals,
         journal: null,
-      },
-      netns,
-    );
+      };
+    save(after);
     // instances whose route is new here: tell the network at once (best effort, after the change holds)
     const fresh = (desired.announce ?? []).filter((a) => plan.routes.add.some((r) => `${r.table} ${r.dst} ${r.dev}` === a.route));
     await announce(runner, fresh).catch(() => []);
-    return { plan, changed: true, snapshot };
+    return { plan, changed: true, snapshot, state: after };
   } catch (e) {
     const error = e instanceof Error ? e.message : String(e);
     let restored = false;
+    const after = { ...state, journal: null };
     try {
       restored = await rollback(runner, snapshot, req.priorities);
     } finally {
-      writeState({ ...state, journal: null }, netns);
+      save(after);
     }
-    return { plan, changed: false, rolledBack: { error, restored }, snapshot };
+    return { plan, changed: false, rolledBack: { error, restored }, snapshot, state: after };
   }
 }
 

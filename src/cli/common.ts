@@ -7,12 +7,13 @@ import { loadConfigText } from "../config/load.js";
 import { ConfigTooLargeError, DEFAULT_MAX_CONFIG_SIZE, formatSize, MAX_CONFIG_SIZE_CEILING, parseSize, readConfigFile } from "../config/read.js";
 import { formatIssue, type ConfigIssue } from "../config/errors.js";
 import type { ResolvedConfig } from "../config/resolved.js";
-import { compile, type Compiled } from "../compile/index.js";
+import type { Compiled } from "../compile/index.js";
 import { AllocationError } from "../compile/allocate.js";
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
 import { readFacts } from "../kernel/facts.js";
 import type { IpState } from "../kernel/ipState.js";
-import { readState, type StateFile } from "../kernel/state.js";
+import { emptyState, readState, StateFileError, type StateFile } from "../kernel/state.js";
+import { compileForHost } from "../engine/host.js";
 import { noFacts, type HostFacts } from "../model/facts.js";
 import { NETNS_NAME } from "../config/names.js";
 
@@ -69,7 +70,11 @@ export function runnerFor(netns?: string): Runner {
   return new ProcessRunner(netns);
 }
 
-/** Compiles with facts from the kernel when it can be read, else with none. */
+/**
+ * Compiles with facts from the kernel when it can be read, else with none, as
+ * the host was before symroute (the state's originals). For commands that only
+ * read (render, trace, doctor): an unusable state file counts as none.
+ */
 export async function compileFor(resolved: ResolvedConfig, runner: Runner | null, ip?: Promise<IpState>, factsRead?: Promise<HostFacts>): Promise<Compiled & { facts: HostFacts }> {
   let facts = noFacts();
   if (runner) {
@@ -79,20 +84,22 @@ export async function compileFor(resolved: ResolvedConfig, runner: Runner | null
       facts = noFacts();
     }
   }
-  // `assignment: stable` starts from the tables of the last apply
-  const previous = runner ? previousTables(readState(runner.netns)) : {};
   try {
-    const compiled = compile(resolved, facts, previous);
-    return { ...compiled, warnings: [...resolved.warnings.map(formatIssue), ...compiled.warnings], facts };
+    return compileForHost(resolved, facts, runner ? readStateOrEmpty(runner.netns) : emptyState());
   } catch (e) {
     if (e instanceof AllocationError) throw new CliError(`${resolved.file}: ${e.message}`);
     throw e;
   }
 }
 
-/** The Maglev tables the last apply left, by balancer name. */
-export function previousTables(state: StateFile): Record<string, string[]> {
-  return Object.fromEntries((state.applied?.desired.balancers ?? []).map((b) => [b.name, b.table]));
+/** The state, or an empty one when the file is unusable (for commands that never write it). */
+export function readStateOrEmpty(netns?: string): StateFile {
+  try {
+    return readState(netns);
+  } catch (e) {
+    if (e instanceof StateFileError) return emptyState();
+    throw e;
+  }
 }
 
 /** Prints JSON to stdout. */

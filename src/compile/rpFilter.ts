@@ -26,3 +26,18 @@ export function rpFilterOff(devices: string[], facts: HostFacts): { zeros: Sysct
   }
   return { zeros, lowering: out };
 }
+
+/**
+ * The host as it was before symroute: rp_filter values symroute changed are
+ * replaced by the originals kept in the state. Compile decides from these, so
+ * lowering `all` does not change the facts that decided to lower it (on a host
+ * where `all` is 1 or 2, reading the live 0 undid the change on every second apply).
+ */
+export function hostAsBefore(facts: HostFacts, sysctlOriginals: Record<string, string>): HostFacts {
+  const rpFilter = { ...facts.rpFilter };
+  for (const [key, value] of Object.entries(sysctlOriginals)) {
+    const m = /^net\/ipv4\/conf\/(.+)\/rp_filter$/.exec(key);
+    if (m && m[1] in rpFilter && /^[0-9]+$/.test(value)) rpFilter[m[1]] = Number(value);
+  }
+  return { ...facts, rpFilter };
+}

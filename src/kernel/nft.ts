@@ -14,7 +14,8 @@ import type { NftObject } from "../plan/nftListing.js";
 export async function readNftTable(runner: Runner, family: string, name: string, stateless = true): Promise<NftObject[] | null> {
   const res = await runner.run(["nft", "-j", ...(stateless ? ["-s"] : []), "list", "table", family, name], { allowFailure: true });
   if (res.code !== 0) {
-    if (/No such file|does not exist/i.test(res.stderr)) return null;
+    // only nft's own "no such table" means absent; a failed exec (`ip netns exec`: "exec of nft failed: No such file") is an error
+    if (/^Error: (No such file or directory|Could not process rule: No such file)/m.test(res.stderr) && !/exec of /.test(res.stderr)) return null;
     throw new Error(`nft list table ${family} ${name} failed: ${res.stderr.trim()}`);
   }
   const parsed = JSON.parse(res.stdout) as { nftables: NftObject[] };

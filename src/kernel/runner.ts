@@ -77,7 +77,8 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
   };
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: [stdinFd, "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    // detached: a Ctrl-C sent to the terminal's process group must not kill an ip batch halfway; apply rolls back itself
+    const child = spawn(argv[0], argv.slice(1), { stdio: [stdinFd, "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" }, detached: true });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on("data", (d: Buffer) => out.push(d));

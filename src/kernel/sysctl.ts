@@ -11,6 +11,8 @@ export async function readSysctls(runner: Runner, keys: string[]): Promise<Recor
   const out: Record<string, string> = {};
   if (keys.length === 0) return out;
   const res = await runner.run(["grep", "-s", "-H", "", ...keys.map((k) => `/proc/sys/${k}`)], { allowFailure: true });
+  // grep exits 2 for a missing file (a key that does not exist here); anything else is a read that failed
+  if (res.code > 2 || /exec of .* failed/.test(res.stderr)) throw new Error(`reading sysctls failed: ${res.stderr.trim() || `grep exited ${res.code}`}`);
   for (const line of res.stdout.split("\n")) {
     const m = /^\/proc\/sys\/(.+?):(.*)$/.exec(line);
     if (m) out[m[1]] = m[2].trim();

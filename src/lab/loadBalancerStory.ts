@@ -29,7 +29,7 @@ export async function loadBalancerStory(lab: Lab, say: Say): Promise<boolean> {
   say(`  ${before.filter((r) => r === null).length} of 40 tried got no answer: the frontend has no route to the VIP`);
   const file = examplePath("load-balancer.yaml");
   say(`symroute apply ${file} (in ${lab.ns("fe")}):`);
-  say(`  ${describeApply(await applyFile(lab, "fe", file))}`);
+  say(`  ${describeApply(await applyFile(lab, "fe", file, say))}`);
   say("after symroute, who answered (400 connections from varied source ports):");
   const all = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: SPORTS });
   table(all, say);

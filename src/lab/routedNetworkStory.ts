@@ -35,8 +35,8 @@ export async function routedNetworkStory(lab: Lab, say: Say): Promise<boolean> {
       files[h] = join(dir, `${h}.yaml`);
       writeFileSync(files[h], hostConfig(ROUTED.instances.filter((i) => i.host === h)));
     }
-    for (const h of ["h1", "h2"]) say(`symroute apply (host role, ${h}): ${describeApply(await applyFile(lab, h, files[h]))}`);
-    say(`symroute apply ${examplePath("routed-network-router.yaml")} (router role, r): ${describeApply(await applyFile(lab, "r", examplePath("routed-network-router.yaml")))}`);
+    for (const h of ["h1", "h2"]) say(`symroute apply (host role, ${h}): ${describeApply(await applyFile(lab, h, files[h], say))}`);
+    say(`symroute apply ${examplePath("routed-network-router.yaml")} (router role, r): ${describeApply(await applyFile(lab, "r", examplePath("routed-network-router.yaml"), say))}`);
     say("after symroute:");
     const after = await runProbes(lab, probes, say);
     const neigh = (await lab.exec("r", ["ip", "-4", "neigh", "show", ROUTED.arpSource])).stdout.trim();

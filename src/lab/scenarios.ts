@@ -42,7 +42,7 @@ async function returnPathStory(lab: Lab, say: Say): Promise<boolean> {
   say(`  the replies left by the node's default route: ${lost} packets from the services reached the default gateway (eth0) instead of the router`);
   const file = examplePath("return-path.yaml");
   say(`symroute apply ${file} (in ${lab.ns("node")}):`);
-  const outcome = await applyFile(lab, "node", file);
+  const outcome = await applyFile(lab, "node", file, say);
   say(`  ${describeApply(outcome)}`);
   say("after symroute:");
   const after = await runProbes(lab, probes, say);
@@ -67,7 +67,7 @@ async function uplinksStory(lab: Lab, say: Say): Promise<boolean> {
   say(`  the replies to client2 left by isp1 with isp2's address: isp1 dropped ${await spoofDrops(lab, "isp1")} packets whose source was not its own`);
   const file = examplePath("uplinks.yaml");
   say(`symroute apply ${file} (in ${lab.ns("host")}):`);
-  const outcome = await applyFile(lab, "host", file);
+  const outcome = await applyFile(lab, "host", file, say);
   say(`  ${describeApply(outcome)}`);
   say("after symroute:");
   const after = await runProbes(lab, probes, say);

@@ -7,11 +7,8 @@ import type { Lab } from "./lab.js";
 import { tcpEcho } from "./traffic.js";
 import { loadConfigText } from "../config/load.js";
 import { formatIssue } from "../config/errors.js";
-import { compile } from "../compile/index.js";
-import { readFacts } from "../kernel/facts.js";
-import { applyDesired, type ApplyOutcome } from "../apply/apply.js";
-import { emptyDesired } from "../model/desired.js";
-import { removeState } from "../kernel/state.js";
+import type { ApplyOutcome } from "../apply/apply.js";
+import { destroy, reconcile } from "../engine/index.js";
 import { planSummary } from "../plan/format.js";
 
 /** One connection to try: from a host to address:port. */
@@ -32,22 +29,22 @@ export async function runProbes(lab: Lab, probes: Probe[], say: Say): Promise<bo
   return results.map((r) => r.ok);
 }
 
-/** Applies a config file to one host of the lab, as `symroute apply --netns` would. */
-export async function applyFile(lab: Lab, host: string, file: string): Promise<ApplyOutcome> {
-  const result = loadConfigText(readFileSync(file, "utf8"), file);
-  if (!result.ok) throw new Error(result.issues.map(formatIssue).join("\n"));
-  const runner = lab.runner(host);
-  const compiled = compile(result.value, await readFacts(runner));
-  const outcome = await applyDesired({ runner, desired: compiled.desired, priorities: result.value.priorities, file });
+/** Applies a config file to one host of the lab through the engine, as `symroute apply --netns` does; warnings go to `say`. */
+export async function applyFile(lab: Lab, host: string, file: string, say?: Say): Promise<ApplyOutcome> {
+  const load = () => {
+    const result = loadConfigText(readFileSync(file, "utf8"), file);
+    if (!result.ok) throw new Error(result.issues.map(formatIssue).join("\n"));
+    return result.value;
+  };
+  const { outcome, warnings } = await reconcile({ netns: lab.ns(host), load });
+  for (const w of warnings) say?.(`  warning: ${w}`);
   if (outcome.rolledBack) throw new Error(`apply failed and was rolled back: ${outcome.rolledBack.error}`);
   return outcome;
 }
 
-/** Removes symroute's objects from a host, as `symroute destroy --netns` would. */
+/** Removes symroute's objects from a host, as `symroute destroy --netns` does. */
 export async function destroyIn(lab: Lab, host: string): Promise<ApplyOutcome> {
-  const outcome = await applyDesired({ runner: lab.runner(host), desired: emptyDesired(), priorities: { first: 1, last: 0 }, allowConflicts: true, destroying: true });
-  removeState(lab.ns(host));
-  return outcome;
+  return (await destroy({ netns: lab.ns(host) })).outcome;
 }
 
 /** One line about an apply. */

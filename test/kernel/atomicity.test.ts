@@ -5,9 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
 import { loadConfigText } from "../../src/config/load.js";
-import { compile } from "../../src/compile/index.js";
-import { readFacts } from "../../src/kernel/facts.js";
-import { applyDesired } from "../../src/apply/apply.js";
+import { reconcile } from "../../src/engine/index.js";
 import { buildTwoLinkHost, cli, configFile, isRoot, kernelSnapshot, RP_KEYS, TWO_UPLINKS_YAML } from "../helpers/kernel.js";
 import { FaultyRunner } from "../helpers/faulty.js";
 
@@ -54,8 +52,7 @@ describe.skipIf(!isRoot)("atomicity", () => {
       const loaded = loadConfigText(TWO_UPLINKS_YAML, "two.yaml");
       if (!loaded.ok) throw new Error("config");
       const runner = new FaultyRunner(lab.ns("h"), predicate);
-      const { desired } = compile(loaded.value, await readFacts(runner));
-      const outcome = await applyDesired({ runner, desired, priorities: loaded.value.priorities });
+      const { outcome } = await reconcile({ netns: lab.ns("h"), runner, load: () => loaded.value });
       expect(runner.failures).toBe(1);
       expect(outcome.rolledBack?.restored).toBe(true);
       expect(await kernelSnapshot(lab, "h", RP_KEYS)).toBe(applied);

@@ -1,39 +1,40 @@
 /**
- * apply, confirm, destroy and status: the commands that change the kernel or
- * report what symroute owns in it.
+ * apply, confirm, destroy and status: thin commands over the engine that
+ * print what it returns and turn it into exit codes.
  */
-import { randomUUID } from "node:crypto";
 import type { Command } from "commander";
-import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
+import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
-import { applyDesired, planAgainstKernel, RefusedError, type ApplyOutcome } from "../../apply/apply.js";
-import { rollback } from "../../apply/rollback.js";
+import { RefusedError, type ApplyOutcome } from "../../apply/apply.js";
 import type { ExecuteHooks } from "../../apply/execute.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
-import { isEmptyPlan } from "../../plan/plan.js";
-import { emptyDesired } from "../../model/desired.js";
-import { readState, removeState, writeState } from "../../kernel/state.js";
-import { spawnSelfDetached } from "../../kernel/detach.js";
-import { readLive } from "../../kernel/live.js";
-import { rpFilterKeys, startReads } from "../reads.js";
-import { SYMROUTE_PROTO } from "../../model/ownership.js";
-
-const NO_RANGE = { first: 1, last: 0 };
+import { confirm, destroy, interruptSignal, reconcile, revert, status, DEFAULT_WAIT_MS } from "../../engine/index.js";
+import type { LockHolder } from "../../kernel/lock.js";
+import { readState } from "../../kernel/state.js";
 
 /**
  * SYMROUTE_FAULT=crash-before:STEP kills this process with SIGKILL just before
- * an apply step, so tests can prove that the next apply repairs a cut-short one.
+ * an apply step, so tests can prove that the next apply repairs a cut-short one;
+ * SYMROUTE_FAULT=pause-before:STEP prints "paused before STEP" and waits 3 s
+ * there, so tests can send a signal in the middle of an apply.
  */
 function faultHooks(): ExecuteHooks {
-  const m = /^crash-before:(nft|ip4|ip6|sysctl)$/.exec(process.env.SYMROUTE_FAULT ?? "");
+  const m = /^(crash|pause)-before:(links|nft|ip4|ip6|sysctl)$/.exec(process.env.SYMROUTE_FAULT ?? "");
   if (!m) return {};
-  return { beforeStep: (step) => void (step === m[1] && process.kill(process.pid, "SIGKILL")) };
+  return {
+    beforeStep: async (step) => {
+      if (step !== m[2]) return;
+      if (m[1] === "crash") process.kill(process.pid, "SIGKILL");
+      process.stderr.write(`paused before ${step}\n`);
+      await new Promise((r) => setTimeout(r, 3000));
+    },
+  };
 }
 
-/** "30s", "2m", "90" (seconds) to milliseconds. */
-export function parseDuration(text: string): number {
+/** "30s", "2m", "500ms", "90" (seconds) to milliseconds. */
+export function parseDuration(text: string, option = "--confirm-timeout"): number {
   const m = /^([0-9]+)(ms|s|m)?$/.exec(text.trim());
-  if (!m) throw new CliError(`--confirm-timeout: '${text}' is not a duration such as 30s or 2m`);
+  if (!m) throw new CliError(`${option}: '${text}' is not a duration such as 30s or 2m`);
   const n = Number(m[1]);
   return m[2] === "ms" ? n : m[2] === "m" ? n * 60_000 : n * 1000;
 }
@@ -52,6 +53,18 @@ function report(outcome: ApplyOutcome, json: boolean | undefined, extra: Record<
   else process.stdout.write(formatPlan(outcome.plan) + `Applied: ${planSummary(outcome.plan)}.\n`);
 }
 
+/** The options every writing command shares: which namespace, how long to wait for another writer. */
+function writerOptions(opts: { netns?: string; wait?: string }, json?: boolean) {
+  runnerFor(opts.netns);
+  const waitMs = opts.wait !== undefined ? parseDuration(opts.wait, "--wait") : DEFAULT_WAIT_MS;
+  const onWait = (h: LockHolder | null) => {
+    if (!json) process.stderr.write(`waiting for another symroute command${h ? ` (pid ${h.pid}, '${h.command}')` : ""} to finish...\n`);
+  };
+  return { netns: opts.netns, waitMs, onWait };
+}
+
+const WAIT_HELP = "how long to wait for another symroute command on the same state (default 30s)";
+
 export function registerWriteCommands(program: Command): void {
   program
     .command("apply")
@@ -61,36 +74,37 @@ export function registerWriteCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .option("--confirm-timeout <duration>", "revert unless `symroute confirm` follows within this time")
     .option("--allow-conflicts", "apply even where foreign objects stand in symroute's ranges")
+    .option("--wait <duration>", WAIT_HELP)
     .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
-    .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean; maxConfigSize?: string }) => {
-      const runner = runnerFor(opts.netns);
-      // the kernel is read while the config is parsed: one read serves compile (addresses) and plan (objects)
-      const reads = startReads(runner);
-      const resolved = loadConfigFile(file, opts.maxConfigSize);
-      const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : null;
-      const prefetched = reads.objects;
-      const compiled = await compileFor(resolved, runner, reads.ip, reads.facts);
-      if (!opts.json) for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
-      const before = readState(opts.netns);
-      let outcome: ApplyOutcome;
+    .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean; wait?: string; maxConfigSize?: string }) => {
+      const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : undefined;
+      const interrupts = interruptSignal();
       try {
-        outcome = await applyDesired({ runner, desired: compiled.desired, priorities: resolved.priorities, file, allowConflicts: opts.allowConflicts, hooks: faultHooks(), prefetched, knownSysctls: rpFilterKeys(compiled.facts) });
+        const result = await reconcile({
+          ...writerOptions(opts, opts.json),
+          load: () => loadConfigFile(file, opts.maxConfigSize),
+          allowConflicts: opts.allowConflicts,
+          confirmTimeoutMs: timeout,
+          hooks: faultHooks(),
+          abort: interrupts.signal,
+        });
+        if (!opts.json) for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+        if (result.confirmedPending && !opts.json) process.stderr.write(`The change waiting for 'symroute confirm' (until ${result.confirmedPending.deadline}) is confirmed by this apply.\n`);
+        if (result.confirmBy && !opts.json)
+          process.stdout.write(`Run 'symroute confirm${opts.netns ? ` --netns ${opts.netns}` : ""}' before ${result.confirmBy} or the change is reverted.\n`);
+        report(result.outcome, opts.json, {
+          warnings: result.warnings,
+          ...(result.confirmBy ? { confirmBy: result.confirmBy } : {}),
+          confirmedPending: result.confirmedPending,
+        });
+        if (result.outcome.rolledBack) process.exitCode = EXIT.rolledBack;
       } catch (e) {
         if (e instanceof RefusedError) throw new CliError(`${file}: ${e.message}`);
+        if (interrupts.signal.aborted) throw new CliError(`interrupted by ${String(interrupts.signal.reason)} before anything changed`, EXIT.rolledBack);
         throw e;
+      } finally {
+        interrupts.dispose();
       }
-      let pending: Record<string, unknown> = {};
-      if (timeout !== null && outcome.changed && outcome.snapshot) {
-        const token = randomUUID();
-        const deadline = new Date(Date.now() + timeout).toISOString();
-        const state = readState(opts.netns);
-        writeState({ ...state, pending: { token, deadline, snapshot: { ...outcome.snapshot, applied: before.applied } } }, opts.netns);
-        spawnSelfDetached(["_revert", "--token", token, ...(opts.netns ? ["--netns", opts.netns] : [])]);
-        pending = { confirmBy: deadline };
-        if (!opts.json) process.stdout.write(`Run 'symroute confirm${opts.netns ? ` --netns ${opts.netns}` : ""}' before ${deadline} or the change is reverted.\n`);
-      }
-      report(outcome, opts.json, pending);
-      if (outcome.rolledBack) process.exitCode = EXIT.rolledBack;
     });
 
   program
@@ -98,12 +112,11 @@ export function registerWriteCommands(program: Command): void {
     .description("keep the change of the last `apply --confirm-timeout`")
     .option("--netns <name>", "network namespace")
     .option("--json", "machine-readable output")
-    .action((opts: { netns?: string; json?: boolean }) => {
-      runnerFor(opts.netns);
-      const state = readState(opts.netns);
-      if (!state.pending) throw new CliError("nothing waits for confirmation");
-      writeState({ ...state, pending: null }, opts.netns);
-      if (opts.json) printJson({ confirmed: true });
+    .option("--wait <duration>", WAIT_HELP)
+    .action(async (opts: { netns?: string; json?: boolean; wait?: string }) => {
+      const confirmed = await confirm(writerOptions(opts, opts.json));
+      if (!confirmed) throw new CliError("nothing waits for confirmation");
+      if (opts.json) printJson({ confirmed: true, deadline: confirmed.deadline });
       else process.stdout.write("Confirmed: the change stays.\n");
     });
 
@@ -116,12 +129,8 @@ export function registerWriteCommands(program: Command): void {
       if (!first.pending || first.pending.token !== opts.token) return;
       const wait = Date.parse(first.pending.deadline) - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const state = readState(opts.netns);
-      if (!state.pending || state.pending.token !== opts.token) return;
-      const runner = runnerFor(opts.netns);
-      await rollback(runner, state.pending.snapshot, NO_RANGE);
-      const previous = state.pending.snapshot.applied as typeof state.applied;
-      writeState({ ...state, applied: previous ?? null, pending: null }, opts.netns);
+      // a long wait: an apply holding the lock now will confirm or replace this change
+      await revert(opts.token, { netns: opts.netns, waitMs: 10 * 60_000 });
     });
 
   program
@@ -129,12 +138,26 @@ export function registerWriteCommands(program: Command): void {
     .description("remove everything symroute owns and restore the sysctls it changed")
     .option("--netns <name>", "network namespace")
     .option("--json", "machine-readable output")
-    .action(async (opts: { netns?: string; json?: boolean }) => {
-      const runner = runnerFor(opts.netns);
-      const outcome = await applyDesired({ runner, desired: emptyDesired(), priorities: NO_RANGE, allowConflicts: true, destroying: true });
-      if (!outcome.rolledBack) removeState(opts.netns);
-      report(outcome, opts.json);
-      if (outcome.rolledBack) process.exitCode = EXIT.rolledBack;
+    .option("--wait <duration>", WAIT_HELP)
+    .action(async (opts: { netns?: string; json?: boolean; wait?: string }) => {
+      const interrupts = interruptSignal();
+      try {
+        const result = await destroy({ ...writerOptions(opts, opts.json), abort: interrupts.signal }).catch((e: unknown) => {
+          if (interrupts.signal.aborted) throw new CliError(`interrupted by ${String(interrupts.signal.reason)} before anything changed`, EXIT.rolledBack);
+          throw e;
+        });
+        const unusable = result.unusableState;
+        if (unusable && !opts.json) {
+          process.stderr.write(`warning: the state file was unusable (${unusable.reason}); removed what the kernel's tags say symroute owns.\n`);
+          process.stderr.write("warning: the sysctl originals were in that file and could not be restored: check rp_filter, forwarding, proxy_arp, proxy_ndp and proxy_delay by hand.\n");
+          if (unusable.movedTo) process.stderr.write(`the file was moved to ${unusable.movedTo}\n`);
+        }
+        if (result.cancelledPending && !opts.json) process.stderr.write("The change waiting for 'symroute confirm' is cancelled by this destroy.\n");
+        report(result.outcome, opts.json, { unusableState: unusable, sysctlsNotRestored: unusable ? "unknown: the originals were in the unusable state file" : null });
+        if (result.outcome.rolledBack) process.exitCode = EXIT.rolledBack;
+      } finally {
+        interrupts.dispose();
+      }
     });
 
   program
@@ -143,33 +166,19 @@ export function registerWriteCommands(program: Command): void {
     .option("--netns <name>", "network namespace")
     .option("--json", "machine-readable output")
     .action(async (opts: { netns?: string; json?: boolean }) => {
-      const runner = runnerFor(opts.netns);
-      const state = readState(opts.netns);
-      const live = await readLive(runner, Object.keys(state.sysctlOriginals));
-      const rules = live.rules.filter((r) => r.protocol === SYMROUTE_PROTO).length;
-      const routes = live.routes.filter((r) => r.protocol === SYMROUTE_PROTO).length;
-      let drift: string[] = [];
-      if (state.applied) {
-        const { plan } = await planAgainstKernel(runner, state.applied.desired, NO_RANGE);
-        if (!isEmptyPlan(plan)) drift = formatPlan(plan).trim().split("\n");
-      }
-      const summary = {
-        applied: state.applied ? { file: state.applied.file ?? null, at: state.applied.at } : null,
-        owned: { rules, routes, nftTable: live.nft !== null },
-        sysctlOriginals: state.sysctlOriginals,
-        pendingConfirm: state.pending ? state.pending.deadline : null,
-        interruptedApply: state.journal ? state.journal.startedAt : null,
-        drift,
-      };
+      runnerFor(opts.netns);
+      const { driftPlan: _plan, ...summary } = await status({ netns: opts.netns });
       if (opts.json) return printJson(summary);
-      const out = [
-        state.applied ? `Last apply: ${state.applied.file ?? "(unknown file)"} at ${state.applied.at}` : "Nothing applied.",
-        `Owned: ${rules} rules, ${routes} routes, nft table ${live.nft ? "present" : "absent"}`,
-        `Sysctls changed: ${Object.keys(state.sysctlOriginals).length}`,
-      ];
-      if (state.pending) out.push(`Waiting for 'symroute confirm' until ${state.pending.deadline}`);
-      if (state.journal) out.push(`An apply started ${state.journal.startedAt} did not finish; the next apply repairs it.`);
-      out.push(drift.length ? `Drift from the last apply:\n  ${drift.join("\n  ")}` : "No drift.");
+      const out: string[] = [];
+      if (summary.stateError) out.push(`warning: ${summary.stateError}`);
+      out.push(
+        summary.applied ? `Last apply: ${summary.applied.file ?? "(unknown file)"} at ${summary.applied.at}` : "Nothing applied.",
+        `Owned: ${summary.owned.rules} rules, ${summary.owned.routes} routes, nft table ${summary.owned.nftTable ? "present" : "absent"}`,
+        `Sysctls changed: ${Object.keys(summary.sysctlOriginals).length}`,
+      );
+      if (summary.pendingConfirm) out.push(`Waiting for 'symroute confirm' until ${summary.pendingConfirm}`);
+      if (summary.interruptedApply) out.push(`An apply started ${summary.interruptedApply} did not finish; the next apply repairs it.`);
+      out.push(summary.drift.length ? `Drift from the last apply:\n  ${summary.drift.join("\n  ")}` : "No drift.");
       process.stdout.write(out.join("\n") + "\n");
     });
 }

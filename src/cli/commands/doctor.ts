@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { printJson, runnerFor } from "../common.js";
 import { readKernelView } from "../../kernel/simView.js";
 import { readFacts } from "../../kernel/facts.js";
-import { readState } from "../../kernel/state.js";
+import { readStateOrEmpty } from "../common.js";
 import { diagnose } from "../../simulate/doctor.js";
 import { planAgainstKernel } from "../../apply/apply.js";
 import { ruleKey } from "../../model/rule.js";
@@ -22,10 +22,11 @@ export function registerDoctorCommand(program: Command): void {
     .action(async (o: { netns?: string; json?: boolean }) => {
       const runner = runnerFor(o.netns);
       const [view, facts] = await Promise.all([readKernelView(runner), readFacts(runner)]);
-      const applied = readState(o.netns).applied;
+      const state = readStateOrEmpty(o.netns);
+      const applied = state.applied;
       const missing: string[] = [];
       if (applied) {
-        const { plan } = await planAgainstKernel(runner, applied.desired, applied.priorities ?? { first: 1, last: 0 });
+        const { plan } = await planAgainstKernel(runner, applied.desired, applied.priorities ?? { first: 1, last: 0 }, state);
         missing.push(...plan.rules.add.map((r) => `rule ${ruleKey(r)}`), ...plan.routes.add.map((r) => `route ${routeKey(r)}`));
         if (plan.nft.action === "create") missing.push("nft table inet symroute");
       }

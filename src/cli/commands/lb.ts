@@ -4,7 +4,7 @@
  */
 import type { Command } from "commander";
 import { CliError, printJson, runnerFor } from "../common.js";
-import { readState } from "../../kernel/state.js";
+import { readStateOrEmpty } from "../common.js";
 import { readNftTable } from "../../kernel/nft.js";
 import { NFT_TABLE } from "../../compile/index.js";
 import { shares } from "../../maglev/stats.js";
@@ -13,7 +13,7 @@ import { hex } from "../../model/rule.js";
 
 function applied(netns?: string): BalancerInfo[] {
   runnerFor(netns);
-  return readState(netns).applied?.desired.balancers ?? [];
+  return readStateOrEmpty(netns).applied?.desired.balancers ?? [];
 }
 
 /** Packets and bytes of each counted rule, by its comment. */

@@ -4,8 +4,7 @@
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
-import { planAgainstKernel } from "../../apply/apply.js";
-import { rpFilterKeys, startReads } from "../reads.js";
+import { planConfig } from "../../engine/index.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
@@ -47,11 +46,8 @@ export function registerReadCommands(program: Command): void {
     .option("--exit-code", "exit 2 when there are changes")
     .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
     .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean; maxConfigSize?: string }) => {
-      const runner = runnerFor(opts.netns);
-      const reads = startReads(runner);
-      const resolved = loadConfigFile(file, opts.maxConfigSize);
-      const compiled = await compileFor(resolved, runner, reads.ip, reads.facts);
-      const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, reads.objects, false, rpFilterKeys(compiled.facts));
+      runnerFor(opts.netns);
+      const { plan, compiled } = await planConfig(() => loadConfigFile(file, opts.maxConfigSize), { netns: opts.netns });
       if (opts.json) printJson({ changes: !isEmptyPlan(plan), plan, warnings: compiled.warnings });
       else {
         for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);

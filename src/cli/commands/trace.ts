@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { CliError, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
 import { readKernelView } from "../../kernel/simView.js";
-import { readState } from "../../kernel/state.js";
+import { readStateOrEmpty } from "../common.js";
 import { trace, type NftModel } from "../../simulate/trace.js";
 import { viewAfterApply } from "../../simulate/fromDesired.js";
 import { canonicalAddress, parseAddress } from "../../net/ip.js";
@@ -98,7 +98,7 @@ export function registerTraceCommand(program: Command): void {
         view = viewAfterApply(view, compiled.desired);
         model = { marks: compiled.desired.marks, balancers: compiled.desired.balancers };
       } else {
-        const applied = readState(o.netns).applied?.desired;
+        const applied = readStateOrEmpty(o.netns).applied?.desired;
         model = { marks: applied?.marks, balancers: applied?.balancers };
       }
       const packet = packetFromOptions(o, view.links);

@@ -1,0 +1,12 @@
+/**
+ * The engine: every operation on the kernel and the state as a function that
+ * returns data and never prints. The CLI, the lab and the daemon call it.
+ */
+export { reconcile, type ReconcileRequest, type ReconcileResult } from "./reconcile.js";
+export { destroy, type DestroyResult } from "./destroy.js";
+export { confirm, revert, type RevertResult } from "./confirm.js";
+export { planConfig, type PlanResult } from "./plan.js";
+export { status, type StatusReport } from "./status.js";
+export { DEFAULT_WAIT_MS, type SessionOptions } from "./session.js";
+export { interruptSignal } from "./interrupts.js";
+export { compileForHost, previousTables } from "./host.js";
