@@ -66,7 +66,7 @@ export function registerReadCommands(program: Command): void {
     .option("--offline", "do not read the kernel; use only what the file says")
     .option("--systemd-version <n>", SYSTEMD_VERSION_HELP, parseSystemdVersionFlag)
     .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
-    .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean; maxConfigSize?: string }) => {
+    .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean; maxConfigSize?: string; systemdVersion?: number }) => {
       if (!(RENDER_FORMATS as readonly string[]).includes(opts.format))
         throw new CliError(`--format: '${opts.format}' is not one of ${RENDER_FORMATS.join(", ")}`);
       const resolved = loadConfigFile(file, opts.maxConfigSize);
