@@ -2,68 +2,79 @@
  * A change of load-balancer targets as a few nft commands instead of a whole
  * new table: target chains added or removed, and only the Maglev map entries
  * that change owner rewritten, all in one transaction. Applies when nothing
- * else in the table differs.
+ * else in the table differs. Computed from the two tables as data in one pass
+ * over each, with no command list of the whole table built.
  */
-type Cmd = Record<string, Record<string, Record<string, unknown>>>;
+import type { NftMap, NftRule, NftTable } from "../model/nftTable.js";
 
 const TARGET_CHAIN = /_t_[0-9a-f]{8}$/;
 
-interface Parts {
-  rest: string;
-  targets: Map<string, string[]>;
-  maps: Map<string, Map<number, string>>;
-  family: string;
-  table: string;
+/** What an in-place change does: its commands, and how many map entries and target chains it touches. */
+export interface TargetUpdate {
+  commands: Record<string, unknown>[];
+  entries: number;
+  chains: number;
 }
 
-function split(commands: Record<string, unknown>[]): Parts | null {
-  const cmds = commands as Cmd[];
-  const head = cmds[0]?.add?.table as { family: string; name: string } | undefined;
-  if (!head) return null;
-  const rest: unknown[] = [];
-  const targets = new Map<string, string[]>();
-  const maps = new Map<string, Map<number, string>>();
-  for (const c of cmds.slice(3)) {
-    if (!c.add) return null;
-    const [kind, obj] = Object.entries(c.add)[0];
-    if (kind === "chain" && TARGET_CHAIN.test(String(obj.name))) targets.set(String(obj.name), targets.get(String(obj.name)) ?? []);
-    else if (kind === "rule" && TARGET_CHAIN.test(String(obj.chain))) targets.set(String(obj.chain), [...(targets.get(String(obj.chain)) ?? []), JSON.stringify(obj)]);
-    else if (kind === "map") {
-      const elems = new Map<number, string>();
-      for (const [k, v] of (obj.elem as [number, { jump: { target: string } }][]) ?? []) elems.set(k, v.jump.target);
-      maps.set(String(obj.name), elems);
-      rest.push({ map: { ...obj, elem: undefined } });
-    } else rest.push(c);
-  }
-  return { rest: JSON.stringify(rest), targets, maps, family: head.family, table: head.name };
+const ruleJson = (r: NftRule) => ({ expr: r.statements.map((s) => s.json), ...(r.comment ? { comment: r.comment } : {}) });
+
+/** Everything but the target chains and the map entries, as text to compare. */
+function rest(t: NftTable): string {
+  return JSON.stringify([
+    t.family,
+    t.name,
+    t.sets ?? [],
+    (t.maps ?? []).map((m) => m.name),
+    t.chains.filter((c) => !TARGET_CHAIN.test(c.name)),
+    t.rules.filter((r) => !TARGET_CHAIN.test(r.chain)).map((r) => [r.chain, ruleJson(r)]),
+  ]);
 }
 
-/** The commands that turn `prev` (a whole-table command list) into `next`, or null when more than targets changed. */
-export function targetUpdateCommands(prev: Record<string, unknown>[], next: Record<string, unknown>[]): { commands: Record<string, unknown>[]; entries: number; chains: number } | null {
-  const a = split(prev);
-  const b = split(next);
-  if (!a || !b || a.rest !== b.rest || a.family !== b.family || a.table !== b.table) return null;
-  const t = { family: b.family, table: b.table };
+/** Each target chain's rules, as text to compare. */
+function targetChains(t: NftTable): Map<string, string> {
+  const rules = new Map<string, unknown[]>();
+  for (const c of t.chains) if (TARGET_CHAIN.test(c.name)) rules.set(c.name, []);
+  for (const r of t.rules) if (TARGET_CHAIN.test(r.chain)) rules.get(r.chain)?.push(ruleJson(r));
+  return new Map([...rules].map(([name, list]) => [name, JSON.stringify(list)]));
+}
+
+/** The entries of `next` that differ from `prev` (to add) and the keys of `prev` whose entry goes or changes (to delete). */
+function entryChanges(prev: NftMap["elem"], next: NftMap["elem"]): { remove: number[]; add: [number, string][] } {
+  const before = new Map(prev);
+  const after = new Map(next);
+  return {
+    remove: prev.filter(([k, chain]) => after.get(k) !== chain).map(([k]) => k),
+    add: next.filter(([k, chain]) => before.get(k) !== chain),
+  };
+}
+
+/** The commands that turn table `prev` into `next`, or null when more than targets changed. */
+export function targetUpdate(prev: NftTable, next: NftTable): TargetUpdate | null {
+  if (rest(prev) !== rest(next)) return null;
+  const t = { family: next.family, table: next.name };
   const commands: Record<string, unknown>[] = [];
+  const before = targetChains(prev);
+  const after = targetChains(next);
+  const rulesOf = new Map<string, NftRule[]>();
+  for (const r of next.rules) if (TARGET_CHAIN.test(r.chain)) rulesOf.set(r.chain, [...(rulesOf.get(r.chain) ?? []), r]);
   let chains = 0;
-  for (const [name, rules] of b.targets) {
-    const before = a.targets.get(name);
-    if (before && JSON.stringify(before) === JSON.stringify(rules)) continue;
+  for (const [name, rules] of after) {
+    const old = before.get(name);
+    if (old === rules) continue;
     chains++;
-    commands.push(before ? { flush: { chain: { ...t, name } } } : { add: { chain: { ...t, name } } });
-    for (const r of rules) commands.push({ add: { rule: JSON.parse(r) as unknown } });
+    commands.push(old !== undefined ? { flush: { chain: { ...t, name } } } : { add: { chain: { ...t, name } } });
+    for (const r of rulesOf.get(name) ?? []) commands.push({ add: { rule: { ...t, chain: name, ...ruleJson(r) } } });
   }
   let entries = 0;
-  for (const [name, elems] of b.maps) {
-    const old = a.maps.get(name) ?? new Map<number, string>();
-    const remove = [...old.keys()].filter((k) => elems.get(k) !== old.get(k));
-    const add = [...elems.entries()].filter(([k, chain]) => old.get(k) !== chain);
+  const prevMaps = new Map((prev.maps ?? []).map((m) => [m.name, m.elem]));
+  for (const m of next.maps ?? []) {
+    const { remove, add } = entryChanges(prevMaps.get(m.name) ?? [], m.elem);
     entries += add.length;
-    if (remove.length) commands.push({ delete: { element: { ...t, name, elem: remove } } });
-    if (add.length) commands.push({ add: { element: { ...t, name, elem: add.map(([k, chain]) => [k, { jump: { target: chain } }]) } } });
+    if (remove.length) commands.push({ delete: { element: { ...t, name: m.name, elem: remove } } });
+    if (add.length) commands.push({ add: { element: { ...t, name: m.name, elem: add.map(([k, chain]) => [k, { jump: { target: chain } }]) } } });
   }
-  for (const name of a.targets.keys()) {
-    if (b.targets.has(name)) continue;
+  for (const name of before.keys()) {
+    if (after.has(name)) continue;
     chains++;
     commands.push({ flush: { chain: { ...t, name } } }, { delete: { chain: { ...t, name } } });
   }

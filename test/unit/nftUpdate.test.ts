@@ -2,18 +2,16 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../src/compile/index.js";
-import { replaceTableCommands } from "../../src/model/nftTable.js";
-import { targetUpdateCommands } from "../../src/plan/nftUpdate.js";
+import { targetUpdate } from "../../src/plan/nftUpdate.js";
 import { mustLoad } from "../helpers/config.js";
 
 const example = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer.yaml"), "utf8");
-const commandsOf = (text: string) => replaceTableCommands(compile(mustLoad(text), { links: {}, rpFilter: {} }).desired.nft!);
+const tableOf = (text: string) => compile(mustLoad(text), { links: {}, rpFilter: {} }).desired.nft!;
+const withoutD = (text: string) => text.replace(/\n      - \{ name: target-d[^\n]*/, "");
 
 describe("in-place target changes", () => {
   it("removing a target: its chain goes, and only the entries that change owner are rewritten", () => {
-    const before = commandsOf(example);
-    const after = commandsOf(example.replace(/\n      - \{ name: target-d[^\n]*/, ""));
-    const update = targetUpdateCommands(before, after)!;
+    const update = targetUpdate(tableOf(example), tableOf(withoutD(example)))!;
     expect(update.chains).toBe(1);
     // target-d held about a quarter of each table (v4 and v6), plus Maglev's collateral
     expect(update.entries).toBeGreaterThan(2 * 521 * 0.25);
@@ -24,12 +22,21 @@ describe("in-place target changes", () => {
   });
 
   it("adding it back is the mirror image", () => {
-    const update = targetUpdateCommands(commandsOf(example.replace(/\n      - \{ name: target-d[^\n]*/, "")), commandsOf(example))!;
+    const update = targetUpdate(tableOf(withoutD(example)), tableOf(example))!;
     expect(update.commands.map((c) => Object.keys(c)[0])).toEqual(["add", "add", "delete", "add", "delete", "add"]);
+    const rule = update.commands.find((c) => "rule" in ((c as { add?: object }).add ?? {})) as { add: { rule: Record<string, unknown> } };
+    expect(rule.add.rule).toEqual({ family: "inet", table: "symroute", chain: "lb0_t_81bb81d7", expr: [{ mangle: { key: { meta: { key: "mark" } }, value: 0x40000 } }, { counter: null }], comment: "stream-a: target target-d" });
+  });
+
+  it("a target whose mark moves gets its chain rewritten in place", () => {
+    // target-a's mark is the first one: without it, every other target's mark moves down
+    const update = targetUpdate(tableOf(example), tableOf(example.replace(/\n      - \{ name: target-a[^\n]*/, "")))!;
+    expect(update.chains).toBe(4);
+    expect(update.commands.filter((c) => "flush" in c).length).toBe(4);
   });
 
   it("anything else that changes means a whole new table", () => {
-    expect(targetUpdateCommands(commandsOf(example), commandsOf(example.replace('destinationPorts: ["4000"]', 'destinationPorts: ["4001"]')))).toBeNull();
-    expect(targetUpdateCommands(commandsOf(example), commandsOf(example))).toEqual({ commands: [], entries: 0, chains: 0 });
+    expect(targetUpdate(tableOf(example), tableOf(example.replace('destinationPorts: ["4000"]', 'destinationPorts: ["4001"]')))).toBeNull();
+    expect(targetUpdate(tableOf(example), tableOf(example))).toEqual({ commands: [], entries: 0, chains: 0 });
   });
 });
