@@ -6,7 +6,7 @@
  * udev, and a system D-Bus of its own so `networkctl reload` works.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, closeSync, readFileSync } from "node:fs";
+import { mkdtempSync, openSync, closeSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Lab } from "../../src/lab/lab.js";
@@ -107,7 +107,7 @@ export class NetworkdInHost {
     return readFileSync(this.logFile, "utf8");
   }
 
-  /** Stops networkd, D-Bus and the holder (its mounts go with it). */
+  /** Stops networkd, D-Bus and the holder (its mounts go with it), and removes the log. */
   async stop(): Promise<void> {
     const all = [...this.daemons.splice(0).reverse(), ...(this.holder ? [this.holder] : [])];
     this.holder = null;
@@ -122,6 +122,7 @@ export class NetworkdInHost {
         }, 2000).unref();
       });
     }
+    rmSync(dirname(this.logFile), { recursive: true, force: true });
   }
 }
 

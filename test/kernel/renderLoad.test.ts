@@ -13,7 +13,7 @@
  * counted as passing.
  */
 import { describe, expect, it } from "vitest";
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -324,7 +324,7 @@ const ifupdownLoader: Loader = {
         await dropEmptyXtables(lab, host, tables);
       },
       settled: readAgain(lab, host),
-      cleanup: nothing,
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
     };
   },
 };
