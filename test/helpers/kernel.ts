@@ -1,5 +1,5 @@
 /** Helpers for kernel tests: root check, running the CLI, snapshots of kernel state. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,3 +81,35 @@ export const TWO_UPLINKS_YAML = `${TWO_UPLINKS}services:
 `;
 
 export const RP_KEYS = ["net/ipv4/conf/all/rp_filter", "net/ipv4/conf/eth1/rp_filter", "net/ipv4/conf/eth2/rp_filter", "net/ipv4/conf/default/rp_filter"];
+
+/** A CLI run in the background: its child process (for signals) and its end. */
+export interface CliRun {
+  child: import("node:child_process").ChildProcess;
+  done: Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
+  /** resolves when stderr has printed `text` */
+  printed(text: string): Promise<void>;
+}
+
+/** Starts the built CLI without waiting, so tests can run two at once or signal one. */
+export function cliAsync(args: string[], env: Record<string, string> = {}): CliRun {
+  const child = spawn(process.execPath, [join(repo, "bin", "symroute.js"), ...args], {
+    env: { ...process.env, SYMROUTE_STATE_DIR: stateDir, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of waiters.splice(0)) (stderr.includes(w.text) ? w.resolve() : waiters.push(w));
+  });
+  const done = new Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code: code ?? 128, signal, stdout, stderr })),
+  );
+  return {
+    child,
+    done,
+    printed: (text) => new Promise<void>((resolve) => (stderr.includes(text) ? resolve() : waiters.push({ text, resolve }))),
+  };
+}
