@@ -26,11 +26,15 @@ const MAX_ALIAS_EXPANSION = 100_000;
 
 /** The children of one collection, in file order. */
 interface Collection {
-  /** where each child starts (before leading whitespace for some; see `skipToValue`) */
-  starts: number[];
-  /** what each child parsed to: for a mapping, keys and values alternate */
-  results: unknown[];
-  /** built on first lookup: key text to pair index */
+  /**
+   * Two entries per child: where it starts (before leading whitespace for some;
+   * see `skipToValue`) and what it parsed to (for a mapping, keys and values
+   * alternate). One flat array: the listener runs for every node of the file.
+   */
+  children: unknown[];
+  /** lookups so far; after a few, `keyIndex` is built */
+  lookups?: number;
+  /** key text to pair index, for collections looked up often */
   keyIndex?: Map<string, number>;
 }
 
@@ -69,16 +73,16 @@ export class PositionedDocument {
       if (!collection) break;
       if (Array.isArray(value)) {
         // a sequence whose children do not line up one to one (a flow pair `[a: 1]`) gives no positions
-        if (typeof part !== "number" || collection.starts.length !== value.length || part >= value.length) break;
-        offset = collection.starts[part];
+        if (typeof part !== "number" || collection.children.length !== 2 * value.length || part >= value.length) break;
+        offset = collection.children[2 * part] as number;
         value = value[part];
         continue;
       }
       const pair = this.pairIndex(collection, String(part));
       if (pair === undefined) break;
-      if (atKey && i === path.length - 1) return this.skipToValue(collection.starts[2 * pair], false);
-      offset = collection.starts[2 * pair + 1];
-      value = collection.results[2 * pair + 1];
+      if (atKey && i === path.length - 1) return this.skipToValue(collection.children[4 * pair] as number, false);
+      offset = collection.children[4 * pair + 2] as number;
+      value = collection.children[4 * pair + 3];
     }
     // an empty value has no text of its own: stay on its line rather than land on the next key
     return this.skipToValue(offset, value !== null && value !== undefined);
@@ -98,11 +102,17 @@ export class PositionedDocument {
   }
 
   private pairIndex(collection: Collection, key: string): number | undefined {
-    if (collection.starts.length % 2 !== 0) return undefined;
+    const { children } = collection;
+    if (children.length % 4 !== 0) return undefined;
+    // a few lookups scan (a config's maps are small, and reported keys come first); many build an index,
+    // so that locating the keys of a map of 200000 unknown fields does not scan it for each
+    if (!collection.keyIndex && (collection.lookups = (collection.lookups ?? 0) + 1) <= 32) {
+      for (let k = 1; k < children.length; k += 4) if (String(children[k]) === key) return (k - 1) / 4;
+      return undefined;
+    }
     if (!collection.keyIndex) {
-      // an index, not a scan: a map of 200000 unknown keys must not cost 200000 scans
       collection.keyIndex = new Map();
-      for (let k = collection.results.length / 2 - 1; k >= 0; k--) collection.keyIndex.set(String(collection.results[2 * k]), k);
+      for (let k = children.length / 4 - 1; k >= 0; k--) collection.keyIndex.set(String(children[4 * k + 1]), k);
     }
     return collection.keyIndex.get(key);
   }
@@ -150,16 +160,14 @@ export function parsePositioned(text: string): PositionedDocument {
     }
     nodes++;
     if (depth > 1) {
-      const parent = (openChildren[depth - 1] ??= { starts: [], results: [] });
-      parent.starts.push(openStart[depth]);
-      parent.results.push(state.result);
+      (openChildren[depth - 1] ??= { children: [] }).children.push(openStart[depth], state.result);
     } else {
       rootStart = openStart[depth];
     }
     if (state.anchor !== null) anchors = true;
     const result: unknown = state.result;
     // the first node that produced an object owns it; an alias of it later must not take its place
-    if (result !== null && typeof result === "object" && !collections.has(result)) collections.set(result, openChildren[depth] ?? { starts: [], results: [] });
+    if (result !== null && typeof result === "object" && !collections.has(result)) collections.set(result, openChildren[depth] ?? { children: [] });
   };
   let value: unknown;
   try {

@@ -64,15 +64,18 @@ const range = z.union(
   { error: expecting("a range such as 1000-1999 or a single number") },
 );
 
+const HEX_MASK = /^0x[0-9a-fA-F]+$/;
+
 /** A mark mask: 32 bits at most, as a number or `0x...` text; more bits are refused, never truncated. */
 const mask = z
   .union(
     [
       integer(1, 0xffffffff, (input) => `0x${Number(input).toString(16)} is beyond 32 bits: a mark mask is at most 0xffffffff`),
-      z.string().superRefine((text, ctx) => {
-        if (!/^0x[0-9a-fA-F]+$/.test(text)) ctx.addIssue({ code: "custom", message: `must be a hex mask such as 0x00ff0000, got ${quote(text)}`, input: text });
-        else if (BigInt(text) > 0xffffffffn) ctx.addIssue({ code: "custom", message: `${text} is beyond 32 bits: a mark mask is at most 0xffffffff`, input: text });
-      }),
+      z
+        .string()
+        .regex(HEX_MASK, { error: (i) => `must be a hex mask such as 0x00ff0000, got ${quote(String(i.input))}` })
+        // the pattern (kept for the JSON Schema) takes any number of digits: the bits are counted here
+        .refine((text) => !HEX_MASK.test(text) || BigInt(text) <= 0xffffffffn, { error: (i) => `${String(i.input)} is beyond 32 bits: a mark mask is at most 0xffffffff` }),
     ],
     { error: expecting("a mask such as 0x00ff0000") },
   )

@@ -25,17 +25,38 @@ export function familyBits(family: Family): number {
   return BITS[family];
 }
 
-function parseV4(text: string): bigint | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return null;
-  let value = 0n;
-  for (const part of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return null;
-    const n = Number(part);
-    if (n > 255) return null;
-    value = (value << 8n) | BigInt(n);
+/**
+ * Dotted quad to a number, one pass over the characters: config checks and
+ * compile parse every address several times, and split, a regex and four
+ * bigint shifts per address were a tenth of validating a large file.
+ * Refuses leading zeros ("01"), as iproute2's canonical form has none.
+ */
+function parseV4Number(text: string): number | null {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || ++dots > 3) return null;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      continue;
+    }
+    if (c < 0x30 || c > 0x39 || (digits > 0 && part === 0)) return null;
+    part = part * 10 + (c - 0x30);
+    digits++;
+    if (part > 255) return null;
   }
-  return value;
+  if (digits === 0 || dots !== 3) return null;
+  return value * 256 + part;
+}
+
+function parseV4(text: string): bigint | null {
+  const n = parseV4Number(text);
+  return n === null ? null : BigInt(n);
 }
 
 function parseV6(text: string): bigint | null {
@@ -76,8 +97,8 @@ function parseV6(text: string): bigint | null {
 
 /** Parses an IPv4 or IPv6 address; null when it is neither. */
 export function parseAddress(text: string): Address | null {
-  const v4 = parseV4(text);
-  if (v4 !== null) return { family: 4, value: v4, n: Number(v4) };
+  const v4 = parseV4Number(text);
+  if (v4 !== null) return { family: 4, value: BigInt(v4), n: v4 };
   if (text.includes(":")) {
     const v6 = parseV6(text);
     if (v6 !== null) return { family: 6, value: v6 };

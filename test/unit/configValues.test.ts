@@ -120,7 +120,10 @@ describe("limits on hostile and huge files", () => {
   it("stops checking a file with thousands of broken items, keeping the first", () => {
     const items = Array.from({ length: 5000 }, (_, i) => `  - {name: u${i}, interface: e${i}, gateway: 127.0.0.${i % 250}}\n`).join("");
     const r = loadConfigText(`version: 1\nuplinks:\n${items}`, "big.yaml");
-    expect(r.ok || { stopped: r.stopped, first: r.issues[0].line, shown: r.issues.length, omitted: r.omitted }).toEqual({ stopped: true, first: 3, shown: 100, omitted: 900 });
+    expect(r.ok || { stopped: r.stopped, first: r.issues[0].line, shown: r.issues.length }).toEqual({ stopped: true, first: 3, shown: 100 });
+    // checked in chunks of items: a little over the budget of 1000, far under the 5000 in the file
+    expect(r.ok || r.omitted).toBeGreaterThanOrEqual(900);
+    expect(r.ok || r.omitted).toBeLessThan(1500);
   });
 
   it("refuses aliases that expand to billions of nodes, and nesting deeper than a config needs", () => {
