@@ -34,6 +34,8 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
         break;
       case "static":
         for (const c of service.clients ?? []) {
+          // two services on one uplink may share clients: one route serves both
+          if (part.routes.some((r) => r.table === 254 && r.dst === canonicalPrefix(c))) continue;
           const family = parseAddress(c.split("/")[0])!.family;
           const gateway = family === 4 ? uplink.gateway! : canonicalAddress(uplink.gateway6!);
           part.routes.push({ family, table: 254, dst: canonicalPrefix(c), gateway, dev: uplink.interface, why: `service ${service.name}: clients reached by ${uplink.name}` });

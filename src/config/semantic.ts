@@ -76,6 +76,7 @@ export function checkSemantics(config: Config): PathIssue[] {
   };
   const serviceNames = new Set<string>();
   const serviceAddresses = new Map<string, string>();
+  const staticClients = new Map<string, { service: string; uplink: string }>();
   config.services.forEach((s, i) => {
     const base: FieldPath = ["services", i];
     if (serviceNames.has(s.name)) add([...base, "name"], `duplicate service name '${s.name}'`);
@@ -102,6 +103,13 @@ export function checkSemantics(config: Config): PathIssue[] {
     s.clients?.forEach((c, j) => {
       const p = parsePrefix(c);
       if (!p) return;
+      if (s.strategy === "static") {
+        // one route per client prefix in main: two uplinks for it would overwrite each other on every apply
+        const key = `${p.family} ${c.toLowerCase()}`;
+        const other = staticClients.get(key);
+        if (other && other.uplink !== s.uplink) add([...base, "clients", j], `${c} is already routed back by service ${other.service} through uplink ${other.uplink}; a client network can return by one uplink only`);
+        else if (!other) staticClients.set(key, { service: s.name, uplink: s.uplink });
+      }
       if (!isNetworkAligned(p)) add([...base, "clients", j], `${c} has host bits set; write the network address`);
       if (uplink && p.family === 4 && !uplink.gateway) add([...base, "clients", j], `IPv4 client but uplink ${uplink.name} has no gateway`);
       if (uplink && p.family === 6 && !uplink.gateway6) add([...base, "clients", j], `IPv6 client but uplink ${uplink.name} has no gateway6`);

@@ -68,6 +68,13 @@ uplinks:
     expect(errs.join("\n")).toContain("test.yaml:18:12: uplinks[2].table: table 254 is reserved");
   });
 
+  it("refuses one client network routed back by two uplinks (found by the kernel property test), allows it on one uplink", () => {
+    const svc = (name: string, uplink: string) => `  - { name: ${name}, addresses: [198.51.100.${name === "a" ? 1 : 2}], uplink: ${uplink}, strategy: static, clients: [10.9.0.0/24] }\n`;
+    const errs = mustFail(`${TWO_UPLINKS}services:\n${svc("a", "isp1")}${svc("b", "isp2")}`);
+    expect(errs).toEqual([expect.stringMatching(/^test\.yaml:\d+:\d+: services\[1\]\.clients\[0\]: 10\.9\.0\.0\/24 is already routed back by service a through uplink isp1/)]);
+    mustLoad(`${TWO_UPLINKS}services:\n${svc("a", "isp1")}${svc("b", "isp1")}`);
+  });
+
   it("refuses service addresses of a family the uplink cannot carry", () => {
     const errs = mustFail(`version: 1
 uplinks:

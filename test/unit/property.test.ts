@@ -1,16 +1,14 @@
 /**
  * Thousands of generated and mutated configs: loading never crashes; each is
  * either a clear list of located errors or a config that compiles the same
- * way twice and plans to nothing after an apply.
+ * way twice. (Apply then plan is empty is a kernel test: propertyApply.)
  */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { stringify } from "yaml";
-import { loadConfigText, loadWithPositions } from "../../src/config/load.js";
+import { loadConfigText } from "../../src/config/load.js";
 import { compile } from "../../src/compile/index.js";
 import { AllocationError } from "../../src/compile/allocate.js";
-import { isEmptyPlan, makePlan, nftDesiredText } from "../../src/plan/plan.js";
-import { liveAfterApply } from "../helpers/fakeKernel.js";
 
 const iface = fc.oneof(fc.constantFrom("eth0", "eth1", "eth2", "eth0.500", "wan-a", "ppp0"), fc.string({ maxLength: 20 }));
 const v4 = fc.oneof(fc.ipV4(), fc.constantFrom("203.0.113.1", "192.0.2.1", "300.1.1.1", "::1"));
@@ -76,10 +74,6 @@ const FACTS = { links: { eth1: { addresses: ["203.0.113.8/24", "2001:db8::8/64"]
 
 function check(text: string): "valid" | "invalid" {
   const r = loadConfigText(text, "gen.yaml");
-  // the fast parser and the positioned one must agree on every input
-  const slow = loadWithPositions(text, "gen.yaml");
-  expect(slow.ok, text).toBe(r.ok);
-  if (slow.ok && r.ok) expect(JSON.stringify(slow.value)).toBe(JSON.stringify(r.value));
   if (!r.ok) {
     expect(r.issues.length).toBeGreaterThan(0);
     for (const issue of r.issues) {
@@ -96,10 +90,8 @@ function check(text: string): "valid" | "invalid" {
     expect(e).toBeInstanceOf(AllocationError);
     return "invalid";
   }
+  // deterministic; that apply then plan is empty is checked on a real kernel (test/kernel/propertyApply.test.ts)
   expect(JSON.stringify(compile(r.value, FACTS).desired)).toBe(JSON.stringify(compiled.desired));
-  const live = liveAfterApply(compiled.desired);
-  const applied = { nftDesired: nftDesiredText(compiled.desired.nft), nftLive: JSON.stringify(live.nft) };
-  expect(isEmptyPlan(makePlan({ desired: compiled.desired, live, applied, sysctlOriginals: {}, priorities: r.value.priorities }))).toBe(true);
   return "valid";
 }
 
