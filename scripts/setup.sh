@@ -19,6 +19,7 @@ have arping || need+=(iputils-arping)
 have ethtool || need+=(ethtool)
 have iperf || need+=(iperf)
 have timeout || need+=(coreutils)
+have flock || need+=(util-linux)
 have ifup || need+=(ifupdown)
 [ -x /lib/systemd/systemd-networkd ] || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
