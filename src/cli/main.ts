@@ -13,6 +13,7 @@ import { registerMaglevCommand } from "./commands/maglev.js";
 import { registerLbCommand } from "./commands/lb.js";
 import { registerTraceCommand } from "./commands/trace.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
+import { registerRunCommands } from "./commands/run.js";
 
 /** Builds the program (tests call it without exiting the process). */
 export function buildProgram(): Command {
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerLbCommand(program);
   registerTraceCommand(program);
   registerDoctorCommand(program);
+  registerRunCommands(program);
   program
     .command("schema")
     .description("JSON Schema of the config file, for editors")

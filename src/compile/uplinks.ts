@@ -37,9 +37,13 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
     const dev = uplink.interface;
     if (!uplink.addresses && !facts.links[dev])
       part.warnings.push(`uplink ${uplink.name}: interface ${dev} not found; its link routes and 'from' rules are left out`);
-    if (uplink.gateway)
+    // a link set down loses its routes and takes no new ones: its table stays empty (its rules fall through to
+    // main) until it is up again, when the daemon's next reconcile fills it
+    if (facts.links[dev]?.up === false) {
+      part.warnings.push(`uplink ${uplink.name}: interface ${dev} is down; its routes are left out until it is up`);
+    } else if (uplink.gateway)
       part.routes.push({ family: 4, table, dst: "default", gateway: uplink.gateway, dev, why: `uplink ${uplink.name}: default route` });
-    if (uplink.gateway6)
+    if (uplink.gateway6 && facts.links[dev]?.up !== false)
       part.routes.push({ family: 6, table, dst: "default", gateway: formatAddress(parsePrefix(uplink.gateway6)!), dev, why: `uplink ${uplink.name}: default route` });
     const seen = new Set<string>();
     for (const addr of uplinkAddresses(uplink, facts)) {
@@ -47,7 +51,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
       if (!hasGateway) continue;
       const host = formatAddress(addr);
       part.rules.push({ group: "uplinkSource", family: addr.family, table, src: host, why: `uplink ${uplink.name}: traffic from its address leaves by it` });
-      if (addr.length < familyBits(addr.family)) {
+      if (addr.length < familyBits(addr.family) && facts.links[dev]?.up !== false) {
         const net = networkOf(addr);
         const dst = `${formatAddress(net)}/${net.length}`;
         if (seen.has(dst)) continue;

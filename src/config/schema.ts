@@ -177,6 +177,20 @@ export const routedNetworkSchema = z.strictObject({
 });
 
 /** The whole file. */
+/** "250ms", "30s", "2m": the durations the daemon takes. */
+export const DURATION = /^[0-9]+(ms|s|m)$/;
+const duration = z.string().regex(DURATION, { error: (i) => `must be a duration such as 250ms, 30s or 2m; got ${quote(String(i.input))}` });
+
+/** `symroute run`: where metrics are served and how often the whole kernel is compared besides its events. */
+const daemonSchema = z.strictObject({
+  metrics: z
+    .string()
+    .regex(/^(off|[0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be "off" or ADDRESS:PORT such as 127.0.0.1:9479 or [::1]:9479; got ${quote(String(i.input))}` })
+    .optional(),
+  reconcileInterval: duration.optional(),
+  debounce: duration.optional(),
+});
+
 export const configSchema = z.strictObject({
   version: z.literal(1),
   allocate: allocateSchema.default({ tables: "1000-1999", priorities: "1000-1999", markMask: "0x00ff0000" }),
@@ -184,6 +198,7 @@ export const configSchema = z.strictObject({
   services: z.array(serviceSchema).default([]),
   loadBalancers: z.array(loadBalancerSchema).default([]),
   routedNetworks: z.array(routedNetworkSchema).default([]),
+  daemon: daemonSchema.optional(),
 });
 
 /** A config as parsed, defaults filled in. */

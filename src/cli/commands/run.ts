@@ -1,0 +1,117 @@
+/**
+ * `symroute run FILE`: the daemon in the foreground (systemd's Type=notify),
+ * and `symroute reload`, which asks it to re-read its file.
+ */
+import type { Command } from "commander";
+import { pino } from "pino";
+import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
+import { parseDuration } from "./apply.js";
+import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
+import { socketPath, startApi } from "../../daemon/api.js";
+import { callDaemon } from "../../daemon/client.js";
+import { daemonMetrics, startMetricsServer } from "../../daemon/metrics.js";
+import { sdNotify } from "../../kernel/notify.js";
+
+/** Where metrics are served when the config does not say. */
+export const DEFAULT_METRICS = "127.0.0.1:9479";
+
+export function registerRunCommands(program: Command): void {
+  program
+    .command("run")
+    .description("apply the file, then keep the kernel true: repair drift, follow addresses, reload on SIGHUP")
+    .argument("<file>")
+    .option("--netns <name>", "network namespace to manage")
+    .option("--destroy-on-exit", "remove symroute's objects when stopped (by default routing outlives the daemon)")
+    .option("--metrics <address>", `serve Prometheus metrics here (overrides daemon.metrics; "off" to disable)`)
+    .option("--log-level <level>", "debug, info, warn or error", "info")
+    .action(async (file: string, opts: { netns?: string; destroyOnExit?: boolean; metrics?: string; logLevel: string }) => {
+      runnerFor(opts.netns);
+      const log = pino({ level: opts.logLevel, base: { netns: opts.netns ?? null } });
+      const initial = loadConfigFile(file);
+      const settings = initial.config.daemon ?? {};
+      const daemon = new Daemon({
+        netns: opts.netns,
+        initial,
+        load: () => loadConfigFile(file),
+        reconcileIntervalMs: parseDuration(settings.reconcileInterval ?? "30s", "daemon.reconcileInterval"),
+        debounceMs: parseDuration(settings.debounce ?? "20ms", "daemon.debounce"),
+      });
+      daemon.on("log", (level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>) => log[level](fields));
+      daemon.on("event", (kind: string, line: string) => log.debug({ msg: "kernel event", kind, line }));
+
+      const api = await startApi(daemon, socketPath(opts.netns), () =>
+        daemon.config().config.uplinks.map((u) => ({ name: u.name, interface: u.interface, gateway: u.gateway ?? null, gateway6: u.gateway6 ?? null, addresses: u.addresses ?? null })),
+      ).catch((e: unknown) => {
+        throw new CliError(`run: ${(e as Error).message}`);
+      });
+      const listen = opts.metrics ?? settings.metrics ?? DEFAULT_METRICS;
+      const metrics = listen === "off" ? null : await startMetricsServer(daemonMetrics(daemon), listen).catch((e: unknown) => {
+        log.error({ msg: "metrics not served", listen, error: (e as Error).message });
+        return null;
+      });
+
+      let ready = false;
+      const onReconcile = (r: ReconcileRecord) => {
+        if (!ready && !r.error) {
+          ready = true;
+          void sdNotify("READY=1", `STATUS=applied ${file}`);
+          log.info({ msg: "ready", file, api: socketPath(opts.netns), metrics: metrics ? listen : "off" });
+        }
+      };
+      daemon.on("reconcile", onReconcile);
+      const first = await daemon.start();
+      onReconcile(first);
+
+      const watchdogUsec = Number(process.env.WATCHDOG_USEC ?? 0);
+      // the watchdog is fed from the loop only while reconciles keep succeeding or retrying on schedule
+      const watchdog = watchdogUsec > 0 ? setInterval(() => void sdNotify("WATCHDOG=1"), Math.max(500, watchdogUsec / 2000)) : null;
+
+      await new Promise<void>((resolve) => {
+        process.on("SIGHUP", () => {
+          void sdNotify("RELOADING=1", `MONOTONIC_USEC=${Math.round(performance.timeOrigin * 1000 + performance.now() * 1000)}`);
+          daemon
+            .reload()
+            .then((r) => log.info({ msg: "reload done", error: r.error }))
+            .catch((e: unknown) => log.error({ msg: "reload refused: the running config stays", error: (e as Error).message }))
+            .finally(() => void sdNotify("READY=1"));
+        });
+        const stop = (signal: string) => {
+          log.info({ msg: "stopping", signal, destroy: !!opts.destroyOnExit });
+          void sdNotify("STOPPING=1");
+          resolve();
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      if (watchdog) clearInterval(watchdog);
+      await daemon.stop(!!opts.destroyOnExit);
+      await new Promise<void>((r) => api.close(() => r()));
+      if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
+      log.flush?.();
+    });
+
+  program
+    .command("reload")
+    .description("ask the running daemon to re-read its file; an invalid file leaves the running state as it is")
+    .option("--netns <name>", "the namespace whose daemon to ask")
+    .option("--json", "machine-readable output")
+    .action(async (opts: { netns?: string; json?: boolean }) => {
+      runnerFor(opts.netns);
+      const answer = await callDaemon("POST", "/v1/reload", opts.netns);
+      if (!answer) throw new CliError(`reload: no symroute daemon answers on ${socketPath(opts.netns)}`);
+      if (opts.json) printJson(answer.body);
+      const errors = (answer.body.errors as string[] | undefined) ?? [];
+      if (answer.status === 400) {
+        if (!opts.json) process.stderr.write(errors.join("\n") + "\nreload refused: the running config stays\n");
+        process.exitCode = EXIT.invalid;
+        return;
+      }
+      const record = answer.body.reconcile as ReconcileRecord | undefined;
+      if (answer.status !== 200) {
+        if (!opts.json) process.stderr.write(`reload applied nothing: ${record?.error ?? JSON.stringify(answer.body)}\n`);
+        process.exitCode = EXIT.rolledBack;
+        return;
+      }
+      if (!opts.json) process.stdout.write(record?.changed ? `Reloaded: ${record.summary ?? "changed"}.\n` : "Reloaded: no changes.\n");
+    });
+}

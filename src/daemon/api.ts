@@ -1,0 +1,97 @@
+/**
+ * The daemon's local API: HTTP over a unix socket (mode 0660) with versioned
+ * JSON. GET /v1/status, /v1/plan, /v1/uplinks, /v1/balancers; POST /v1/reload.
+ * Shapes are documented in README ("The daemon's API").
+ */
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from "node:http";
+import { chmodSync, lstatSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import type { Daemon } from "./daemon.js";
+import { balancerViews } from "../engine/index.js";
+import { formatIssue } from "../config/errors.js";
+import { ensureStateDir } from "../kernel/state.js";
+import { join } from "node:path";
+import { stateDir } from "../kernel/state.js";
+
+/** The API version in every path and every answer. */
+export const API_VERSION = 1;
+
+/** The socket of a namespace's daemon (or the host's). */
+export function socketPath(netns?: string): string {
+  return join(stateDir(), netns ? `netns-${netns}.sock` : "symroute.sock");
+}
+
+/** A reload that failed on the config: the located errors, as data. */
+export class ConfigReloadError extends Error {
+  constructor(readonly issues: string[]) {
+    super(issues.join("\n"));
+  }
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify({ apiVersion: API_VERSION, ...(body as object) }, null, 2) + "\n";
+  res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Is something answering on this socket? (A leftover file from a killed daemon is not.) */
+export function socketAlive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
+/** Starts the API on the daemon's socket; refuses when another daemon answers there. */
+export async function startApi(daemon: Daemon, path: string, uplinkView: () => unknown[]): Promise<Server> {
+  ensureStateDir();
+  try {
+    if (lstatSync(path).isSocket()) {
+      if (await socketAlive(path)) throw new Error(`another symroute daemon answers on ${path}`);
+      rmSync(path);
+    } else throw new Error(`${path} exists and is not a socket; refusing to replace it`);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  const server = createServer((req, res) => void handle(daemon, req, res, uplinkView));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o660);
+  return server;
+}
+
+async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse, uplinkView: () => unknown[]): Promise<void> {
+  const url = (req.url ?? "/").split("?")[0];
+  try {
+    if (req.method === "GET" && url === "/v1/status") {
+      return send(res, 200, { daemon: daemon.snapshot(), kernel: await daemon.engineStatus() });
+    }
+    if (req.method === "GET" && url === "/v1/plan") {
+      const plan = await daemon.plan();
+      return send(res, 200, { plan });
+    }
+    if (req.method === "GET" && url === "/v1/uplinks") return send(res, 200, { uplinks: uplinkView() });
+    if (req.method === "GET" && url === "/v1/balancers") {
+      const snap = daemon.snapshot();
+      return send(res, 200, { balancers: await balancerViews({ netns: snap.netns ?? undefined }) });
+    }
+    if (req.method === "POST" && url === "/v1/reload") {
+      try {
+        const record = await daemon.reload();
+        return send(res, record.error ? 500 : 200, { reloaded: !record.error, reconcile: record });
+      } catch (e) {
+        const issues = (e as { issues?: Parameters<typeof formatIssue>[0][] }).issues;
+        return send(res, 400, { reloaded: false, errors: issues ? issues.map(formatIssue) : [(e as Error).message] });
+      }
+    }
+    send(res, 404, { error: `no such endpoint: ${req.method} ${url}` });
+  } catch (e) {
+    send(res, 500, { error: e instanceof Error ? e.message : String(e) });
+  }
+}

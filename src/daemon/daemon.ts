@@ -1,0 +1,241 @@
+/**
+ * `symroute run`: applies the config through the engine, then keeps the kernel
+ * true. Kernel events that may concern symroute (events.ts) schedule a
+ * reconcile after a short quiet time, so a burst gives one; a full reconcile
+ * runs every `reconcileInterval` as a safety net; a failing reconcile backs off.
+ * Every reconcile goes through the engine under the state's lock: the daemon
+ * never edits the kernel itself, and a conflict with another tool's object is
+ * reported, never fought.
+ */
+import { EventEmitter } from "node:events";
+import type { ResolvedConfig } from "../config/resolved.js";
+import { RefusedError } from "../apply/apply.js";
+import { reconcile, destroy, status, planConfig } from "../engine/index.js";
+import type { Plan } from "../plan/plan.js";
+import { isEmptyPlan } from "../plan/plan.js";
+import { planSummary } from "../plan/format.js";
+import { startKernelMonitor, type KernelMonitor } from "../kernel/monitor.js";
+import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./events.js";
+
+/** How the daemon runs. */
+export interface DaemonOptions {
+  netns?: string;
+  /** reads and checks the config file (again on reload) */
+  load: () => ResolvedConfig;
+  /** the config as already loaded at start (else `load` is called) */
+  initial?: ResolvedConfig;
+  reconcileIntervalMs: number;
+  debounceMs: number;
+  /** the longest a reconcile waits behind a stream of events */
+  maxDelayMs?: number;
+}
+
+/** One reconcile, as the API and logs report it. */
+export interface ReconcileRecord {
+  at: string;
+  reason: string;
+  durationMs: number;
+  changed: boolean;
+  /** what was repaired, e.g. "1 rule added" */
+  summary: string | null;
+  error: string | null;
+  /** time from the first event of the burst to the repaired kernel */
+  latencyMs: number | null;
+}
+
+/** Objects repaired, by kind: the metric `symroute_repairs_total{kind}`. */
+export type RepairKind = "rule" | "route" | "nft" | "sysctl" | "address" | "link";
+
+/** What the daemon knows, for the API and the metrics. */
+export interface DaemonSnapshot {
+  file: string;
+  netns: string | null;
+  startedAt: string;
+  lastReconcile: ReconcileRecord | null;
+  lastRepair: ReconcileRecord | null;
+  reconciles: { ok: number; failed: number };
+  repairs: Record<RepairKind, number>;
+  conflicts: string[];
+  events: { seen: number; relevant: number; byKind: Record<EventKind, number> };
+  backoffMs: number;
+}
+
+function repairsOf(plan: Plan): Partial<Record<RepairKind, number>> {
+  return {
+    rule: plan.rules.add.length + plan.rules.remove.length,
+    route: plan.routes.add.length + plan.routes.remove.length + plan.routes.change.length,
+    nft: (plan.nft.action !== "none" ? 1 : 0) + (plan.nftArp.action !== "none" ? 1 : 0),
+    sysctl: plan.sysctls.length,
+    address: plan.extras.add.length + plan.extras.remove.length,
+    link: plan.links.add.length + plan.links.remove.length,
+  };
+}
+
+/**
+ * The daemon. Emits "reconcile" (ReconcileRecord) after each reconcile, "event"
+ * (kind, line) for each relevant kernel event, and "log" (level, object).
+ */
+export class Daemon extends EventEmitter {
+  private resolved: ResolvedConfig;
+  private scope: WatchScope = { tables: new Set(), interfaces: new Set() };
+  private monitor: KernelMonitor | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private interval: NodeJS.Timeout | null = null;
+  private firstEventAt: number | null = null;
+  private running: Promise<void> | null = null;
+  private again: string | null = null;
+  private stopped = false;
+  private readonly snap: DaemonSnapshot;
+
+  constructor(private readonly options: DaemonOptions) {
+    super();
+    this.resolved = options.initial ?? options.load();
+    this.snap = {
+      file: this.resolved.file,
+      netns: options.netns ?? null,
+      startedAt: new Date().toISOString(),
+      lastReconcile: null,
+      lastRepair: null,
+      reconciles: { ok: 0, failed: 0 },
+      repairs: { rule: 0, route: 0, nft: 0, sysctl: 0, address: 0, link: 0 },
+      conflicts: [],
+      events: { seen: 0, relevant: 0, byKind: { rule: 0, route: 0, link: 0, address: 0, sysctl: 0, nft: 0 } },
+      backoffMs: 0,
+    };
+  }
+
+  /** What the daemon knows now. */
+  snapshot(): DaemonSnapshot {
+    return structuredClone(this.snap);
+  }
+
+  /** The config in force. */
+  config(): ResolvedConfig {
+    return this.resolved;
+  }
+
+  /** Applies the config once, then starts watching. Resolves with the first reconcile (which may have failed). */
+  async start(): Promise<ReconcileRecord> {
+    this.monitor = startKernelMonitor(this.options.netns, (source, line) => this.onLine(source, line), (source, why) => this.log("warn", { msg: "monitor restarted", source, why }));
+    await this.monitor.started;
+    const first = await this.reconcileNow("start");
+    this.interval = setInterval(() => this.schedule("interval", 0, true), this.options.reconcileIntervalMs);
+    return first;
+  }
+
+  /** Stops watching; with `destroyKernel` removes symroute's objects (else they stay: routing outlives the daemon). */
+  async stop(destroyKernel = false): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.interval) clearInterval(this.interval);
+    await this.monitor?.stop();
+    await this.running;
+    if (destroyKernel) await destroy({ netns: this.options.netns });
+  }
+
+  /** Re-reads the config; an invalid one leaves everything as it is and throws its errors. */
+  async reload(): Promise<ReconcileRecord> {
+    const next = this.options.load();
+    this.resolved = next;
+    this.snap.file = next.file;
+    this.log("info", { msg: "config reloaded", file: next.file });
+    return this.reconcileNow("reload");
+  }
+
+  /** The plan the kernel would need now (nothing applied). */
+  async plan(): Promise<Plan> {
+    return (await planConfig(() => this.resolved, { netns: this.options.netns })).plan;
+  }
+
+  /** status of the engine, for the API. */
+  async engineStatus() {
+    const { driftPlan: _p, ...s } = await status({ netns: this.options.netns });
+    return s;
+  }
+
+  private onLine(source: "ip" | "nft", line: string): void {
+    this.snap.events.seen += 1;
+    const kind = classifyEvent(source, line, this.scope);
+    if (!kind) return;
+    this.snap.events.relevant += 1;
+    this.snap.events.byKind[kind] += 1;
+    this.emit("event", kind, line);
+    // while a reconcile fails, events (its own rollback's among them) wait out the backoff; link and address
+    // events do not: a link coming back, or its address, is the news a failing repair waits for
+    this.schedule(`${kind} event`, this.options.debounceMs, kind !== "link" && kind !== "address");
+  }
+
+  /**
+   * Runs a reconcile after `delay` ms of quiet, at most `maxDelayMs` after the
+   * first event of a burst; with `respectBackoff`, not before the backoff of a
+   * failing reconcile has passed.
+   */
+  private schedule(reason: string, delay: number, respectBackoff = false): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    this.firstEventAt ??= now;
+    const maxDelay = this.options.maxDelayMs ?? 250;
+    const wait = respectBackoff && this.snap.backoffMs > 0 ? Math.max(delay, (this.lastFailureAt ?? now) + this.snap.backoffMs - now) : Math.min(delay, this.firstEventAt + maxDelay - now);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.reconcileNow(reason), Math.max(0, wait));
+  }
+
+  private lastFailureAt: number | null = null;
+
+  /** Reconciles now, or once more right after the one under way. */
+  async reconcileNow(reason: string): Promise<ReconcileRecord> {
+    if (this.running) {
+      this.again = reason;
+      await this.running;
+      return this.snap.lastReconcile!;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const eventAt = this.firstEventAt;
+    this.firstEventAt = null;
+    let record!: ReconcileRecord;
+    this.running = (async () => {
+      const started = Date.now();
+      try {
+        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000 });
+        this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
+        const o = result.outcome;
+        this.snap.conflicts = o.plan.conflicts;
+        if (o.rolledBack) throw new Error(`apply failed and was rolled back (${o.rolledBack.restored ? "kernel as before" : "rollback incomplete"}): ${o.rolledBack.error}`);
+        const done = Date.now();
+        record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: o.changed, summary: o.changed && !isEmptyPlan(o.plan) ? planSummary(o.plan) : null, error: null, latencyMs: eventAt !== null ? done - eventAt : null };
+        this.snap.reconciles.ok += 1;
+        this.snap.backoffMs = 0;
+        if (o.changed) {
+          for (const [k, n] of Object.entries(repairsOf(o.plan))) this.snap.repairs[k as RepairKind] += n ?? 0;
+          this.snap.lastRepair = record;
+        }
+        this.log(o.changed ? "info" : "debug", { msg: o.changed ? "repaired" : "no drift", reason, changed: o.changed, summary: record.summary, durationMs: record.durationMs, latencyMs: record.latencyMs });
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        if (e instanceof RefusedError) this.snap.conflicts = error.split("\n").slice(1).map((l) => l.trim());
+        const done = Date.now();
+        record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: false, summary: null, error, latencyMs: null };
+        this.snap.reconciles.failed += 1;
+        this.snap.backoffMs = Math.min(30_000, this.snap.backoffMs ? this.snap.backoffMs * 2 : 1000);
+        this.lastFailureAt = done;
+        this.log("error", { msg: "reconcile failed", reason, error, retryInMs: this.snap.backoffMs });
+        this.schedule("retry", this.snap.backoffMs, true);
+      }
+      this.snap.lastReconcile = record;
+      this.emit("reconcile", record);
+    })();
+    await this.running;
+    this.running = null;
+    if (this.again && !this.stopped) {
+      const why = this.again;
+      this.again = null;
+      this.schedule(why, this.options.debounceMs);
+    }
+    return record;
+  }
+
+  private log(level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>): void {
+    this.emit("log", level, fields);
+  }
+}

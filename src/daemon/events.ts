@@ -1,0 +1,63 @@
+/**
+ * Which kernel events can concern symroute: its own rules and routes (proto
+ * 97), routes in the tables it uses, links and addresses of the interfaces its
+ * config names, netconf of those interfaces (and all/default), its nft tables.
+ * Everything else (a storm of another tool's routes in its own tables) is
+ * dropped here, before it costs a kernel read.
+ */
+import type { Desired } from "../model/desired.js";
+import type { ResolvedConfig } from "../config/resolved.js";
+import { SYMROUTE_PROTO } from "../model/ownership.js";
+
+/** What the daemon watches, derived from the config and its desired state. */
+export interface WatchScope {
+  tables: Set<number>;
+  interfaces: Set<string>;
+}
+
+/** The scope of a compiled config. */
+export function watchScope(resolved: ResolvedConfig, desired: Desired): WatchScope {
+  const tables = new Set<number>();
+  for (const r of desired.routes) if (r.table !== 254) tables.add(r.table);
+  for (const r of desired.rules) tables.add(r.table);
+  const c = resolved.config;
+  const interfaces = new Set<string>();
+  for (const u of c.uplinks) interfaces.add(u.interface);
+  for (const lb of c.loadBalancers) {
+    for (const t of lb.targets) interfaces.add(t.interface);
+    if (lb.egress?.interface) interfaces.add(lb.egress.interface);
+  }
+  for (const n of c.routedNetworks) {
+    interfaces.add(n.interface);
+    for (const i of n.instances ?? []) interfaces.add(i.tap);
+    if (n.masquerade?.interface) interfaces.add(n.masquerade.interface);
+  }
+  return { tables, interfaces };
+}
+
+/** The kind of object a relevant event is about, for logs and metrics. */
+export type EventKind = "rule" | "route" | "link" | "address" | "sysctl" | "nft";
+
+const PROTO = new RegExp(`\\bproto ${SYMROUTE_PROTO}\\b`);
+
+/** Classifies one monitor line: the kind of object when it may concern symroute, else null. */
+export function classifyEvent(source: "ip" | "nft", line: string, scope: WatchScope): EventKind | null {
+  if (source === "nft") return /\bsymroute\b/.test(line) ? "nft" : null;
+  const body = line.replace(/^Deleted /, "");
+  // rules: "1000:\tfrom 1.2.3.4 lookup 77 proto 97"
+  if (/^[0-9]+:\s+(not\s+)?(from|to|iif|oif|fwmark|all|lookup|ipproto|sport|dport|uidrange|tos|suppress|goto|nop|blackhole|unreachable|prohibit)\b/.test(body)) return "rule";
+  // netconf: "inet eth1 rp_filter strict" / "inet6 all forwarding on"
+  const nc = /^(?:ipv4 |ipv6 )?(?:dev )?(inet6?|ipv4|ipv6) (\S+) /.exec(body);
+  if (nc && /\b(rp_filter|forwarding|proxy_neigh|mc_forwarding)\b/.test(body)) return scope.interfaces.has(nc[2]) || nc[2] === "all" || nc[2] === "default" ? "sysctl" : null;
+  // links: "7: eth1@if6: <BROADCAST,...> ..." ; addresses: "7: eth1    inet 10.1.1.8/24 ..."
+  const la = /^[0-9]+: ([^:@\s]+)(?:@\S+)?:? /.exec(body);
+  if (la) {
+    if (!scope.interfaces.has(la[1])) return null;
+    return /\binet6? /.test(body) ? "address" : "link";
+  }
+  // routes: ours by their tag, or anything in a table symroute uses
+  if (PROTO.test(body)) return "route";
+  const table = /\btable ([0-9]+)\b/.exec(body);
+  if (table && scope.tables.has(Number(table[1]))) return "route";
+  return null;
+}

@@ -1,0 +1,102 @@
+/**
+ * Prometheus metrics of the daemon, in the text exposition format on the
+ * config's `daemon.metrics` address (loopback by default). Names follow
+ * Prometheus' guide: `symroute_` prefix, base units (seconds), `_total` for
+ * counters. Balancer packets come from the nft counters at scrape time.
+ */
+import { createServer, type Server } from "node:http";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Daemon, ReconcileRecord, RepairKind } from "./daemon.js";
+import type { EventKind } from "./events.js";
+import { balancerViews } from "../engine/index.js";
+
+/** The registry with every symroute metric, fed by the daemon's events. */
+export function daemonMetrics(daemon: Daemon): Registry {
+  const register = new Registry();
+  collectDefaultMetrics({ register });
+  const reconciles = new Counter({ name: "symroute_reconciles_total", help: "Reconciles run, by result.", labelNames: ["result"], registers: [register] });
+  const duration = new Histogram({ name: "symroute_reconcile_duration_seconds", help: "Time one reconcile took (read, plan, apply, verify).", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [register] });
+  const latency = new Histogram({ name: "symroute_repair_latency_seconds", help: "Time from the first kernel event of a burst to the repaired kernel.", buckets: [0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], registers: [register] });
+  const repairs = new Counter({ name: "symroute_repairs_total", help: "Objects put back or changed by reconciles, by kind.", labelNames: ["kind"], registers: [register] });
+  const events = new Counter({ name: "symroute_kernel_events_total", help: "Kernel events that may concern symroute, by kind.", labelNames: ["kind"], registers: [register] });
+  for (const k of ["ok", "failed"]) reconciles.inc({ result: k }, 0);
+  for (const k of ["rule", "route", "nft", "sysctl", "address", "link"] satisfies RepairKind[]) repairs.inc({ kind: k }, 0);
+  for (const k of ["rule", "route", "link", "address", "sysctl", "nft"] satisfies EventKind[]) events.inc({ kind: k }, 0);
+  let lastRepairs = daemon.snapshot().repairs;
+  daemon.on("reconcile", (r: ReconcileRecord) => {
+    reconciles.inc({ result: r.error ? "failed" : "ok" });
+    duration.observe(r.durationMs / 1000);
+    if (r.changed && r.latencyMs !== null) latency.observe(r.latencyMs / 1000);
+    const now = daemon.snapshot().repairs;
+    for (const k of Object.keys(now) as RepairKind[]) if (now[k] > lastRepairs[k]) repairs.inc({ kind: k }, now[k] - lastRepairs[k]);
+    lastRepairs = now;
+  });
+  daemon.on("event", (kind: EventKind) => events.inc({ kind }));
+  new Gauge({
+    name: "symroute_conflicts",
+    help: "Foreign objects standing in symroute's way (reported, never overwritten).",
+    registers: [register],
+    collect() {
+      this.set(daemon.snapshot().conflicts.length);
+    },
+  });
+  new Gauge({
+    name: "symroute_last_reconcile_timestamp_seconds",
+    help: "When the last reconcile ended (Unix time).",
+    registers: [register],
+    collect() {
+      const r = daemon.snapshot().lastReconcile;
+      this.set(r ? Date.parse(r.at) / 1000 : 0);
+    },
+  });
+  new Gauge({
+    name: "symroute_owned_objects",
+    help: "Objects symroute owns in the kernel now, by kind.",
+    labelNames: ["kind"],
+    registers: [register],
+    async collect() {
+      const s = await daemon.engineStatus();
+      this.set({ kind: "rule" }, s.owned.rules);
+      this.set({ kind: "route" }, s.owned.routes);
+      this.set({ kind: "nft_table" }, s.owned.nftTable ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: "symroute_target_packets_total",
+    help: "Packets a load balancer sent to each target (nft counters).",
+    labelNames: ["balancer", "target"],
+    registers: [register],
+    async collect() {
+      this.reset();
+      const views = await balancerViews({ netns: daemon.snapshot().netns ?? undefined });
+      for (const b of views) for (const t of b.targets) this.inc({ balancer: b.name, target: t.name }, t.packets);
+    },
+  });
+  return register;
+}
+
+/** Serves /metrics on HOST:PORT. */
+export async function startMetricsServer(register: Registry, listen: string): Promise<Server> {
+  const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(listen);
+  if (!m) throw new Error(`daemon.metrics: '${listen}' is not ADDRESS:PORT`);
+  const server = createServer((req, res) => {
+    if ((req.url ?? "").split("?")[0] !== "/metrics") {
+      res.writeHead(404).end("see /metrics\n");
+      return;
+    }
+    register
+      .metrics()
+      .then((text) => {
+        res.writeHead(200, { "content-type": register.contentType });
+        res.end(text);
+      })
+      .catch((e: unknown) => {
+        res.writeHead(500).end(String(e));
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(m[2]), m[1], () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,82 @@
+/**
+ * The load balancers as applied, with each target's Maglev share and the
+ * packets the kernel counted for it: one view for `lb show`, the daemon's API
+ * and its metrics.
+ */
+import { ProcessRunner, type Runner } from "../kernel/runner.js";
+import { readNftTable } from "../kernel/nft.js";
+import { readState } from "../kernel/state.js";
+import { NFT_TABLE } from "../compile/index.js";
+import { shares } from "../maglev/stats.js";
+import { hex } from "../model/rule.js";
+import type { BalancerInfo } from "../model/balancer.js";
+
+/** One target as `lb show --json` and `GET /v1/balancers` print it. */
+export interface TargetView {
+  name: string;
+  mark: string;
+  table: number;
+  via?: string;
+  via6?: string;
+  interface: string;
+  entries: number;
+  share: number;
+  packets: number;
+}
+
+/** One balancer as `lb show --json` prints it. */
+export interface BalancerView {
+  name: string;
+  vips: string[];
+  size: number;
+  seed: string;
+  assignment: string;
+  flows: string[];
+  targets: TargetView[];
+  /** flow name (and "(no flow matched: dropped)") to matched packets */
+  flowMatches: Record<string, number>;
+}
+
+/** Packets and bytes of each counted rule, by its comment. */
+export async function nftCounters(runner: Runner): Promise<Map<string, { packets: number; bytes: number }>> {
+  const objects = (await readNftTable(runner, "inet", NFT_TABLE, false)) ?? [];
+  const out = new Map<string, { packets: number; bytes: number }>();
+  for (const o of objects) {
+    const rule = o.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;
+    if (!rule?.comment) continue;
+    const c = rule.expr?.find((e) => "counter" in e)?.counter as { packets: number; bytes: number } | undefined;
+    if (!c) continue;
+    const prev = out.get(rule.comment) ?? { packets: 0, bytes: 0 };
+    out.set(rule.comment, { packets: prev.packets + c.packets, bytes: prev.bytes + c.bytes });
+  }
+  return out;
+}
+
+/** The views of the applied balancers (the state's last apply), with counters read now. */
+export async function balancerViews(options: { netns?: string; runner?: Runner; balancers?: BalancerInfo[] } = {}): Promise<BalancerView[]> {
+  const all = options.balancers ?? readState(options.netns).applied?.desired.balancers ?? [];
+  if (all.length === 0) return [];
+  const count = await nftCounters(options.runner ?? new ProcessRunner(options.netns));
+  return all.map((b) => {
+    const entries = new Map(shares(b.table, b.targets.map((t) => t.name)).map((s) => [s.name, s.entries]));
+    const flowMatches: Record<string, number> = {};
+    for (const f of b.flows) flowMatches[f] = count.get(`${b.name}: flow ${f}`)?.packets ?? 0;
+    flowMatches["(no flow matched: dropped)"] = count.get(`${b.name}: no flow matched`)?.packets ?? 0;
+    return {
+      name: b.name,
+      vips: b.vips,
+      size: b.size,
+      seed: hex(b.seed),
+      assignment: b.assignment,
+      flows: b.flows,
+      flowMatches,
+      targets: b.targets.map((t) => ({
+        ...t,
+        mark: hex(t.mark),
+        entries: entries.get(t.name) ?? 0,
+        share: b.size ? (entries.get(t.name) ?? 0) / b.size : 0,
+        packets: count.get(`${b.name}: target ${t.name}`)?.packets ?? 0,
+      })),
+    };
+  });
+}

@@ -1,0 +1,68 @@
+/**
+ * Long-lived `ip monitor` and `nft monitor` children that report every change
+ * of links, addresses, routes, rules, netconf (rp_filter, forwarding,
+ * proxy_neigh) and nftables, one line at a time. The daemon filters the lines
+ * and reconciles; a child that dies is restarted, and `stop()` ends both.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+
+/** Where a line came from. */
+export type MonitorSource = "ip" | "nft";
+
+/** The running monitors. */
+export interface KernelMonitor {
+  stop(): Promise<void>;
+  /** resolves once both children run (their subscriptions are a few ms later) */
+  readonly started: Promise<void>;
+}
+
+/** Starts both monitors for a namespace (or the host); `onLine` gets each line. */
+export function startKernelMonitor(netns: string | undefined, onLine: (source: MonitorSource, line: string) => void, onRestart?: (source: MonitorSource, why: string) => void): KernelMonitor {
+  const argv: Record<MonitorSource, string[]> = {
+    ip: ["ip", ...(netns ? ["-n", netns] : []), "monitor", "link", "address", "route", "rule", "netconf"],
+    nft: [...(netns ? ["ip", "netns", "exec", netns] : []), "nft", "monitor"],
+  };
+  let stopping = false;
+  const children = new Map<MonitorSource, ChildProcess>();
+  const launch = (source: MonitorSource): Promise<void> =>
+    new Promise((resolve) => {
+      const [cmd, ...args] = argv[source];
+      const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"] });
+      children.set(source, child);
+      let rest = "";
+      child.stdout!.on("data", (d: Buffer) => {
+        const text = rest + d.toString();
+        const lines = text.split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) if (line.trim()) onLine(source, line);
+      });
+      child.on("spawn", () => resolve());
+      child.on("error", (e) => {
+        onRestart?.(source, e.message);
+        resolve();
+      });
+      child.on("exit", (code, signal) => {
+        if (stopping) return;
+        onRestart?.(source, `exited ${code ?? signal}`);
+        // a monitor that died is restarted after a pause; events meanwhile are caught by the periodic reconcile
+        setTimeout(() => void (stopping ? undefined : launch(source)), 1000).unref();
+      });
+    });
+  const started = Promise.all([launch("ip"), launch("nft")]).then(() => undefined);
+  return {
+    started,
+    async stop() {
+      stopping = true;
+      await Promise.all(
+        [...children.values()].map(
+          (c) =>
+            new Promise<void>((resolve) => {
+              if (c.exitCode !== null || c.signalCode !== null) return resolve();
+              c.once("exit", () => resolve());
+              c.kill("SIGTERM");
+            }),
+        ),
+      );
+    },
+  };
+}
