@@ -20,6 +20,7 @@ have ethtool || need+=(ethtool)
 have iperf || need+=(iperf)
 have timeout || need+=(coreutils)
 have flock || need+=(util-linux)
+have promtool || need+=(prometheus)
 have ifup || need+=(ifupdown)
 [ -x /lib/systemd/systemd-networkd ] || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then

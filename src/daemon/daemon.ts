@@ -181,6 +181,7 @@ export class Daemon extends EventEmitter {
   }
 
   private lastFailureAt: number | null = null;
+  private lastWarnings = "";
 
   /** Reconciles now, or once more right after the one under way. */
   async reconcileNow(reason: string): Promise<ReconcileRecord> {
@@ -201,6 +202,12 @@ export class Daemon extends EventEmitter {
         this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
         const o = result.outcome;
         this.snap.conflicts = o.plan.conflicts;
+        // warnings (an uplink down, an interface missing) are logged when they change, not on every reconcile
+        const warnings = result.warnings.join("\n");
+        if (warnings !== this.lastWarnings) {
+          this.lastWarnings = warnings;
+          if (result.warnings.length) this.log("warn", { msg: "config warnings", warnings: result.warnings });
+        }
         if (o.rolledBack) throw new Error(`apply failed and was rolled back (${o.rolledBack.restored ? "kernel as before" : "rollback incomplete"}): ${o.rolledBack.error}`);
         const done = Date.now();
         record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: o.changed, summary: o.changed && !isEmptyPlan(o.plan) ? planSummary(o.plan) : null, error: null, latencyMs: eventAt !== null ? done - eventAt : null };

@@ -14,6 +14,9 @@ import { balancerViews } from "../engine/index.js";
 export function daemonMetrics(daemon: Daemon): Registry {
   const register = new Registry();
   collectDefaultMetrics({ register });
+  // prom-client names these gauges with a counter's `_total` suffix, which promtool rejects; the same counts
+  // are in nodejs_active_handles and nodejs_active_resources
+  for (const bad of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) register.removeSingleMetric(bad);
   const reconciles = new Counter({ name: "symroute_reconciles_total", help: "Reconciles run, by result.", labelNames: ["result"], registers: [register] });
   const duration = new Histogram({ name: "symroute_reconcile_duration_seconds", help: "Time one reconcile took (read, plan, apply, verify).", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [register] });
   const latency = new Histogram({ name: "symroute_repair_latency_seconds", help: "Time from the first kernel event of a burst to the repaired kernel.", buckets: [0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], registers: [register] });

@@ -11,6 +11,9 @@ import { formatPlan, planSummary } from "../../plan/format.js";
 import { confirm, destroy, interruptSignal, reconcile, revert, status, DEFAULT_WAIT_MS } from "../../engine/index.js";
 import type { LockHolder } from "../../kernel/lock.js";
 import { readState } from "../../kernel/state.js";
+import { callDaemon } from "../../daemon/client.js";
+import type { DaemonSnapshot } from "../../daemon/daemon.js";
+import type { StatusReport } from "../../engine/index.js";
 
 /**
  * SYMROUTE_FAULT=crash-before:STEP kills this process with SIGKILL just before
@@ -167,9 +170,18 @@ export function registerWriteCommands(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts: { netns?: string; json?: boolean }) => {
       runnerFor(opts.netns);
-      const { driftPlan: _plan, ...summary } = await status({ netns: opts.netns });
-      if (opts.json) return printJson(summary);
+      // a running daemon answers from what it knows (and its own kernel read); otherwise read the kernel here
+      const answer = await callDaemon("GET", "/v1/status", opts.netns);
+      const daemon = answer?.status === 200 ? (answer.body.daemon as DaemonSnapshot) : null;
+      const summary = daemon ? (answer!.body.kernel as StatusReport) : await status({ netns: opts.netns }).then(({ driftPlan: _p, ...s }) => s);
+      if (opts.json) return printJson(daemon ? { ...summary, daemon } : summary);
       const out: string[] = [];
+      if (daemon) {
+        const last = daemon.lastReconcile;
+        out.push(`Daemon: running since ${daemon.startedAt} (${daemon.reconciles.ok} reconciles, ${daemon.reconciles.failed} failed; last ${last ? `${last.at}${last.error ? `: FAILED ${last.error}` : ""}` : "none"})`);
+        if (daemon.lastRepair) out.push(`Last repair: ${daemon.lastRepair.at}: ${daemon.lastRepair.summary ?? "changed"} (${daemon.lastRepair.reason})`);
+        if (daemon.conflicts.length) out.push(`Conflicts (reported, not overwritten):\n  ${daemon.conflicts.join("\n  ")}`);
+      }
       if (summary.stateError) out.push(`warning: ${summary.stateError}`);
       out.push(
         summary.applied ? `Last apply: ${summary.applied.file ?? "(unknown file)"} at ${summary.applied.at}` : "Nothing applied.",

@@ -1,0 +1,192 @@
+/**
+ * `symroute run` as a process: started in a namespace, the kernel faulted
+ * from outside (a rule deleted, the nft table deleted, a sysctl changed, a
+ * link flapped, an address moved, a foreign rule in its range), watched
+ * through the kernel, the API (`symroute status`, the socket) and the
+ * metrics (promtool checks a scrape); reload with a bad and a good file;
+ * SIGTERM leaves the routing in place.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { request } from "node:http";
+import { Lab } from "../../src/lab/lab.js";
+import { buildTwoLinkHost, cli, configFile, isRoot, stateDir, TWO_UPLINKS_YAML } from "../helpers/kernel.js";
+
+const repo = join(import.meta.dirname, "..", "..");
+const port = 20000 + (process.pid % 20000);
+const CONFIG = `${TWO_UPLINKS_YAML}daemon:\n  metrics: 127.0.0.1:${port}\n  reconcileInterval: 30s\n`;
+
+/** Polls `check` every 10 ms until it holds; returns the time it took, or throws after `limitMs`. */
+async function until(what: string, check: () => Promise<boolean>, limitMs = 1000): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > limitMs) throw new Error(`${what}: not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+function get(path: string, socketPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    request({ socketPath, path }, (res) => {
+      let text = "";
+      res.on("data", (d: Buffer) => (text += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+describe.skipIf(!isRoot)("symroute run", () => {
+  const lab = new Lab("dm");
+  let ns = "";
+  let daemon: ChildProcess;
+  let log = "";
+  const dir = mkdtempSync(join(tmpdir(), "symroute-daemon-"));
+  const file = join(dir, "symroute.yaml");
+  const sh = async (...argv: string[]) => (await lab.exec("h", argv)).stdout;
+  const rules = () => sh("ip", "rule");
+
+  beforeAll(async () => {
+    await buildTwoLinkHost(lab);
+    ns = lab.ns("h");
+    writeFileSync(file, CONFIG);
+    daemon = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", file, "--netns", ns], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
+    daemon.stdout!.on("data", (d: Buffer) => (log += d.toString()));
+    daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
+    await until("the daemon says ready", async () => log.includes('"msg":"ready"'), 15_000);
+  });
+  afterAll(async () => {
+    if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    cli(["destroy", "--netns", ns]);
+    await lab.teardown();
+  });
+
+  it("applies at start: plan is empty", () => {
+    expect(cli(["plan", file, "--netns", ns, "--exit-code"]).code).toBe(0);
+  });
+
+  it("repairs a deleted rule, a deleted nft table and a changed sysctl within 1 s each", async () => {
+    await sh("ip", "rule", "del", "pref", "1000");
+    const rule = await until("rule 1000 back", async () => (await rules()).includes("1000:\tfrom 203.0.113.8 lookup"));
+    await sh("nft", "delete", "table", "inet", "symroute");
+    const nft = await until("nft table back", async () => (await lab.exec("h", ["nft", "list", "table", "inet", "symroute"], undefined, true)).code === 0);
+    await sh("sysctl", "-q", "-w", "net/ipv4/conf/eth2/rp_filter=1");
+    const sysctl = await until("rp_filter back to 2", async () => (await sh("cat", "/proc/sys/net/ipv4/conf/eth2/rp_filter")).trim() === "2");
+    console.log(`repair latency: rule ${rule} ms, nft table ${nft} ms, sysctl ${sysctl} ms`);
+    expect(cli(["plan", file, "--netns", ns, "--exit-code"]).code).toBe(0);
+  });
+
+  it("a link flap: the uplink's routes leave with the link and come back with it", async () => {
+    await sh("ip", "link", "set", "eth1", "down");
+    await until("table of isp1 emptied while down, apply still succeeds", async () => (await sh("ip", "route", "show", "table", "1000")).trim() === "" && log.includes("is down"), 2000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${log.slice(-3000)}`);
+    });
+    await sh("ip", "link", "set", "eth1", "up");
+    // the kernel drops IPv6 addresses on admin down; a network manager puts them back
+    await sh("ip", "addr", "add", "2001:db8:1::8/64", "dev", "eth1", "nodad");
+    const back = await until("isp1's default routes back", async () => (await sh("ip", "route", "show", "table", "1000")).includes("default via 203.0.113.1") && (await sh("ip", "-6", "route", "show", "table", "1000")).includes("default via 2001:db8:1::1"), 3000);
+    console.log(`link flap: routes back ${back} ms after up`);
+    expect(cli(["plan", file, "--netns", ns, "--exit-code"]).code).toBe(0);
+  });
+
+  it("follows a changed address within 1 s: the new one gets its rule, the old one's goes", async () => {
+    // as a DHCP renew with a new lease does: the new address first, then the old one goes (promoting the new one;
+    // without promote_secondaries the kernel would delete the secondary with the primary)
+    await sh("sysctl", "-q", "-w", "net/ipv4/conf/eth2/promote_secondaries=1");
+    await sh("ip", "addr", "add", "192.0.2.32/24", "dev", "eth2");
+    await sh("ip", "addr", "del", "192.0.2.31/24", "dev", "eth2");
+    const t = await until("rule for 192.0.2.32 only", async () => {
+      const r = await rules();
+      return r.includes("from 192.0.2.32 lookup") && !r.includes("from 192.0.2.31 lookup");
+    });
+    console.log(`address followed in ${t} ms`);
+    await sh("ip", "addr", "add", "192.0.2.31/24", "dev", "eth2");
+    await sh("ip", "addr", "del", "192.0.2.32/24", "dev", "eth2");
+    await until("back to 192.0.2.31", async () => (await rules()).includes("from 192.0.2.31 lookup") && !(await rules()).includes("from 192.0.2.32 lookup"));
+  });
+
+  it("a foreign rule in its range is reported as a conflict (API, status, metric), never removed", async () => {
+    await sh("ip", "rule", "add", "pref", "1500", "from", "10.99.0.1", "lookup", "main");
+    await sh("ip", "rule", "del", "from", "192.0.2.31"); // a fault, so a reconcile runs and meets the foreign rule
+    const sock = join(stateDir, `netns-${ns}.sock`);
+    await until("conflict reported", async () => ((await get("/v1/status", sock)).body.daemon as { conflicts: string[] }).conflicts.length > 0, 2000);
+    expect(await rules()).toContain("1500:\tfrom 10.99.0.1 lookup main");
+    const st = cli(["status", "--netns", ns]);
+    expect(st.stdout).toContain("Daemon: running");
+    expect(st.stdout).toContain("foreign rule in symroute's priority range");
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(/^symroute_conflicts 1$/m);
+    expect(await rules()).not.toContain("from 192.0.2.31 lookup"); // refused: the daemon does not apply past a conflict
+    await sh("ip", "rule", "del", "pref", "1500");
+    const t = await until("the rule back once the conflict is gone", async () => (await rules()).includes("from 192.0.2.31 lookup"), 35_000);
+    console.log(`conflict cleared: repaired ${t} ms after the foreign rule went (within the backoff)`);
+  });
+
+  it("the API answers versioned JSON on its socket (0660): status, plan, uplinks, balancers", async () => {
+    const sock = join(stateDir, `netns-${ns}.sock`);
+    expect((spawnSync("stat", ["-c", "%a", sock], { encoding: "utf8" }).stdout ?? "").trim()).toBe("660");
+    const status = await get("/v1/status", sock);
+    expect(status.status).toBe(200);
+    expect(status.body.apiVersion).toBe(1);
+    expect((status.body.daemon as { reconciles: { ok: number } }).reconciles.ok).toBeGreaterThan(3);
+    expect((status.body.kernel as { owned: { rules: number } }).owned.rules).toBeGreaterThan(0);
+    const plan = await get("/v1/plan", sock);
+    expect((plan.body.plan as { rules: { add: unknown[] } }).rules.add).toEqual([]);
+    const uplinks = await get("/v1/uplinks", sock);
+    expect((uplinks.body.uplinks as { name: string }[]).map((u) => u.name)).toEqual(["isp1", "isp2"]);
+    expect((await get("/v1/balancers", sock)).body.balancers).toEqual([]);
+    expect((await get("/v1/nothing", sock)).status).toBe(404);
+  });
+
+  it("metrics: a scrape passes promtool and counts repairs by kind", async (ctx) => {
+    const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+    for (const name of ["symroute_reconciles_total", "symroute_reconcile_duration_seconds_bucket", "symroute_repairs_total", "symroute_repair_latency_seconds_count", "symroute_owned_objects", "symroute_conflicts", "process_resident_memory_bytes"])
+      expect(text).toContain(name);
+    expect(Number(/^symroute_repairs_total\{kind="rule"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/^symroute_owned_objects\{kind="rule"\} (\d+)/m.exec(text)?.[1])).toBeGreaterThan(0);
+    if (spawnSync("which", ["promtool"]).status !== 0) return ctx.skip("skipped: no promtool (Debian package prometheus)");
+    const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout + check.stderr).toBe("");
+  });
+
+  it("reload: a bad file is refused with located errors and changes nothing; a good one applies", async () => {
+    const before = await rules();
+    writeFileSync(file, CONFIG.replace("gateway: 192.0.2.1", "gateway: 192.0.2.999"));
+    const bad = cli(["reload", "--netns", ns]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/symroute\.yaml:\d+:\d+: uplinks\[1\]\.gateway/);
+    expect(await rules()).toBe(before);
+    writeFileSync(file, CONFIG.replace(/services:[\s\S]*?daemon:/, "daemon:"));
+    const good = cli(["reload", "--netns", ns]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain("Reloaded");
+    expect(cli(["plan", file, "--netns", ns, "--exit-code"]).code).toBe(0);
+    // SIGHUP does the same
+    writeFileSync(file, CONFIG);
+    daemon.kill("SIGHUP");
+    await until("SIGHUP reload applied the service again", async () => cli(["plan", file, "--netns", ns, "--exit-code"]).code === 0, 3000);
+  });
+
+  it("SIGTERM stops the daemon and leaves the routing in place", async () => {
+    const before = await rules();
+    daemon.kill("SIGTERM");
+    const code = await new Promise<number | null>((r) => (daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once("exit", (c) => r(c))));
+    expect(code).toBe(0);
+    expect(await rules()).toBe(before);
+    expect(log).toContain('"msg":"stopping"');
+    // with --destroy-on-exit the objects go with it
+    const again = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", file, "--netns", ns, "--destroy-on-exit", "--metrics", "off"], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    again.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    await until("second daemon ready", async () => out.includes('"msg":"ready"'), 15_000);
+    again.kill("SIGTERM");
+    expect(await new Promise<number | null>((r) => again.once("exit", (c) => r(c)))).toBe(0);
+    expect(await rules()).not.toContain("lookup 1000");
+  });
+});
