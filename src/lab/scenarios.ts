@@ -10,17 +10,19 @@ import { applyFile, describeApply, destroyIn, runProbes, type Probe, type Say } 
 import { examplePath } from "./examples.js";
 import { loadBalancerStory } from "./loadBalancerStory.js";
 import { routedNetworkStory } from "./routedNetworkStory.js";
+import { daemonStory } from "./daemonStory.js";
 
-export const SCENARIOS = ["return-path", "uplinks", "load-balancer", "routed-network"] as const;
+export const SCENARIOS = ["return-path", "uplinks", "load-balancer", "routed-network", "daemon"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Runs one scenario from build to teardown. */
 export async function runScenario(name: Scenario, say: Say, register: (lab: Lab) => void = () => undefined): Promise<boolean> {
-  const lab = new Lab({ uplinks: "u", "load-balancer": "l", "routed-network": "n", "return-path": "r" }[name]);
+  const lab = new Lab({ uplinks: "u", "load-balancer": "l", "routed-network": "n", "return-path": "r", daemon: "d" }[name]);
   register(lab);
   try {
     if (name === "load-balancer") return await loadBalancerStory(lab, say);
     if (name === "routed-network") return await routedNetworkStory(lab, say);
+    if (name === "daemon") return await daemonStory(lab, say);
     return name === "uplinks" ? await uplinksStory(lab, say) : await returnPathStory(lab, say);
   } finally {
     say("tearing down the namespaces");

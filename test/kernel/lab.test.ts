@@ -12,13 +12,15 @@ describe.skipIf(!isRoot)("symroute lab", () => {
   it("runs every scenario, shows each failure fixed, and tears everything down", () => {
     const r = cli(["lab"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    for (const s of ["return-path", "uplinks", "load-balancer", "routed-network"]) expect(r.stdout).toContain(`${s}: the failure was shown and fixed`);
+    for (const s of ["return-path", "uplinks", "load-balancer", "routed-network", "daemon"]) expect(r.stdout).toContain(`${s}: the failure was shown and fixed`);
     expect(r.stdout).toMatch(/packets from the services reached the default gateway/);
     expect(r.stdout).toMatch(/isp1 dropped [1-9][0-9]* packets whose source was not its own/);
     expect(r.stdout).toMatch(/target-a +\d+ +#+/);
     const prefixes = [...r.stdout.matchAll(/building namespaces (sr[a-z0-9]+x\d+)-/g)].map((m) => m[1]);
     expect(r.stdout).toMatch(/outside -> vm1a 192\.0\.2\.10 on h2: OK after \d+ ms/);
-    expect(prefixes).toHaveLength(4);
+    for (const fault of ["a rule deleted by hand", "the nft table flushed", "a link flap on eth2", "an address moved on eth1"])
+      expect(r.stdout).toMatch(new RegExp(`${fault}[^\n]*: repaired in \\d+ ms`));
+    expect(prefixes).toHaveLength(5);
     const left = namespaces();
     for (const p of prefixes) expect(left).not.toContain(p);
   });
@@ -26,6 +28,6 @@ describe.skipIf(!isRoot)("symroute lab", () => {
   it("refuses an unknown scenario with exit 1", () => {
     const r = cli(["lab", "nope"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("unknown scenario 'nope' (known: return-path, uplinks, load-balancer, routed-network)");
+    expect(r.stderr).toContain("unknown scenario 'nope' (known: return-path, uplinks, load-balancer, routed-network, daemon)");
   });
 });
