@@ -51,9 +51,17 @@ export async function readNftStructure(runner: Runner, name: string, stateless =
   return { inet: ofTable("inet"), arp: ofTable("arp") };
 }
 
-/** Commands that recreate a listed table exactly (for rollback). */
+/**
+ * Commands that recreate a listed table exactly (for rollback). A listing puts
+ * maps before chains, but a verdict map's elements jump to chains, which must
+ * exist first (nft fails the whole transaction otherwise): chains go first.
+ */
 export function recreateCommands(objects: NftObject[]): Record<string, unknown>[] {
-  return objects.map((o) => ({ add: o }));
+  const order = (o: NftObject) => (o.table ? 0 : o.set ? 1 : o.chain ? 2 : o.map ? 3 : 4);
+  return objects
+    .map((o, i) => ({ o, i }))
+    .sort((a, b) => order(a.o) - order(b.o) || a.i - b.i)
+    .map(({ o }) => ({ add: o }));
 }
 
 /** Sends one transaction: all commands apply, or none. */

@@ -8,6 +8,7 @@ import { replaceTableCommands, type NftTable } from "../../src/model/nftTable.js
 import { MAP_CHUNK } from "../../src/compile/loadBalancers.js";
 import type { LiveState } from "../../src/plan/live.js";
 import { mustLoad } from "../helpers/config.js";
+import { recreateCommands } from "../../src/kernel/nft.js";
 
 const example = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer.yaml"), "utf8");
 const withoutD = (text: string) => text.replace(/\n      - \{ name: target-d[^\n]*/, "");
@@ -37,6 +38,17 @@ describe("nft listings", () => {
   it("the applied table's elements complete a terse listing into the full one", () => {
     expect(withAppliedElements(terse, table)).toEqual(full);
     expect(withAppliedElements([...terse, { map: { family: "inet", table: "symroute", name: "other" } }], table)).toBeNull();
+  });
+
+  it("recreates a listed table with chains ahead of the maps whose entries jump to them", () => {
+    // nft lists a table's sets and maps ahead of its chains
+    const listed = [...full.filter((o) => o.table || o.map), ...full.filter((o) => o.chain), ...full.filter((o) => o.rule)];
+    expect(Object.keys(listed[1])[0]).toBe("map");
+    const kinds = recreateCommands(listed).map((c) => Object.keys((c as { add: object }).add)[0]);
+    expect(kinds.lastIndexOf("chain")).toBeLessThan(kinds.indexOf("map"));
+    expect(kinds.indexOf("map")).toBeLessThan(kinds.indexOf("rule"));
+    const rules = (list: NftObject[]) => list.filter((o) => o.rule).map((o) => JSON.stringify(o.rule));
+    expect(rules(recreateCommands(listed).map((c) => (c as { add: NftObject }).add))).toEqual(rules(full));
   });
 
   it("fingerprints compare the structure always and the elements when both sides have them", () => {
