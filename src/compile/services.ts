@@ -17,6 +17,7 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
   let vrfIndex = 0;
   const marked = new Map<string, string[]>();
   const uplinks = new Map(config.uplinks.map((u) => [u.name, u]));
+  const clientRoutes = new Set<string>();
   for (const service of config.services) {
     const uplink = uplinks.get(service.uplink)!;
     const table = alloc.uplinkTable.get(uplink.name)!;
@@ -34,8 +35,9 @@ export function compileServices(resolved: ResolvedConfig, alloc: Allocation): Pa
         break;
       case "static":
         for (const c of service.clients ?? []) {
-          // two services on one uplink may share clients: one route serves both
-          if (part.routes.some((r) => r.table === 254 && r.dst === canonicalPrefix(c))) continue;
+          // two services on one uplink may share clients: one route serves both (a set: a scan of the routes per client was quadratic)
+          if (clientRoutes.has(canonicalPrefix(c))) continue;
+          clientRoutes.add(canonicalPrefix(c));
           const family = parseAddress(c.split("/")[0])!.family;
           const gateway = family === 4 ? uplink.gateway! : canonicalAddress(uplink.gateway6!);
           part.routes.push({ family, table: 254, dst: canonicalPrefix(c), gateway, dev: uplink.interface, why: `service ${service.name}: clients reached by ${uplink.name}` });
