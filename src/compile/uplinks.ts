@@ -35,15 +35,18 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
   for (const uplink of config.uplinks) {
     const table = alloc.uplinkTable.get(uplink.name)!;
     const dev = uplink.interface;
-    if (!uplink.addresses && !facts.links[dev])
-      part.warnings.push(`uplink ${uplink.name}: interface ${dev} not found; its link routes and 'from' rules are left out`);
-    // a link set down loses its routes and takes no new ones: its table stays empty (its rules fall through to
-    // main) until it is up again, when the daemon's next reconcile fills it
+    // a link that is missing or set down takes no routes: its table stays empty (its rules fall through to main)
+    // until it is there and up, when the daemon's next reconcile fills it. Offline (no facts at all) keeps them.
+    const known = Object.keys(facts.links).length > 0;
+    const absent = known && !facts.links[dev];
+    const unusable = absent || facts.links[dev]?.up === false;
+    if (absent) part.warnings.push(`uplink ${uplink.name}: interface ${dev} not found; its routes, 'from' rules and rp_filter are left out until it exists`);
+    else if (!uplink.addresses && !known) part.warnings.push(`uplink ${uplink.name}: interface ${dev} not found; its link routes and 'from' rules are left out`);
     if (facts.links[dev]?.up === false) {
       part.warnings.push(`uplink ${uplink.name}: interface ${dev} is down; its routes are left out until it is up`);
-    } else if (uplink.gateway)
+    } else if (uplink.gateway && !unusable)
       part.routes.push({ family: 4, table, dst: "default", gateway: uplink.gateway, dev, why: `uplink ${uplink.name}: default route` });
-    if (uplink.gateway6 && facts.links[dev]?.up !== false)
+    if (uplink.gateway6 && !unusable)
       part.routes.push({ family: 6, table, dst: "default", gateway: formatAddress(parsePrefix(uplink.gateway6)!), dev, why: `uplink ${uplink.name}: default route` });
     const seen = new Set<string>();
     for (const addr of uplinkAddresses(uplink, facts)) {
@@ -51,7 +54,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
       if (!hasGateway) continue;
       const host = formatAddress(addr);
       part.rules.push({ group: "uplinkSource", family: addr.family, table, src: host, why: `uplink ${uplink.name}: traffic from its address leaves by it` });
-      if (addr.length < familyBits(addr.family) && facts.links[dev]?.up !== false) {
+      if (addr.length < familyBits(addr.family) && !unusable) {
         const net = networkOf(addr);
         const dst = `${formatAddress(net)}/${net.length}`;
         if (seen.has(dst)) continue;
@@ -67,7 +70,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
       }
     }
     const rp = rpFilterValue(uplink.rpFilter);
-    if (rp !== null) part.sysctls.push({ key: ipv4Conf(dev, "rp_filter"), value: String(rp), why: `uplink ${uplink.name}: rp_filter ${uplink.rpFilter}` });
+    if (rp !== null && !absent) part.sysctls.push({ key: ipv4Conf(dev, "rp_filter"), value: String(rp), why: `uplink ${uplink.name}: rp_filter ${uplink.rpFilter}` });
   }
   part.rpFilterOff.push(...config.uplinks.filter((u) => u.rpFilter === "off").map((u) => u.interface));
 

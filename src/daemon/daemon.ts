@@ -224,7 +224,8 @@ export class Daemon extends EventEmitter {
         const done = Date.now();
         record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: false, summary: null, error, latencyMs: null };
         this.snap.reconciles.failed += 1;
-        this.snap.backoffMs = Math.min(30_000, this.snap.backoffMs ? this.snap.backoffMs * 2 : 1000);
+        // the first retry comes soon: a failure is often a race with a change made during the apply (verify saw it)
+        this.snap.backoffMs = Math.min(30_000, this.snap.backoffMs ? this.snap.backoffMs * 2 : 100);
         this.lastFailureAt = done;
         this.log("error", { msg: "reconcile failed", reason, error, retryInMs: this.snap.backoffMs });
         this.schedule("retry", this.snap.backoffMs, true);
@@ -237,7 +238,8 @@ export class Daemon extends EventEmitter {
     if (this.again && !this.stopped) {
       const why = this.again;
       this.again = null;
-      this.schedule(why, this.options.debounceMs);
+      // events met during a failing reconcile (its own rollback's among them) wait out its backoff
+      this.schedule(why, this.options.debounceMs, true);
     }
     return record;
   }

@@ -99,6 +99,7 @@ export function registerWriteCommands(program: Command): void {
           warnings: result.warnings,
           ...(result.confirmBy ? { confirmBy: result.confirmBy } : {}),
           confirmedPending: result.confirmedPending,
+          lockWaitedMs: result.lockWaitedMs,
         });
         if (result.outcome.rolledBack) process.exitCode = EXIT.rolledBack;
       } catch (e) {
@@ -156,7 +157,7 @@ export function registerWriteCommands(program: Command): void {
           if (unusable.movedTo) process.stderr.write(`the file was moved to ${unusable.movedTo}\n`);
         }
         if (result.cancelledPending && !opts.json) process.stderr.write("The change waiting for 'symroute confirm' is cancelled by this destroy.\n");
-        report(result.outcome, opts.json, { unusableState: unusable, sysctlsNotRestored: unusable ? "unknown: the originals were in the unusable state file" : null });
+        report(result.outcome, opts.json, { unusableState: unusable, sysctlsNotRestored: unusable ? "unknown: the originals were in the unusable state file" : null, lockWaitedMs: result.lockWaitedMs });
         if (result.outcome.rolledBack) process.exitCode = EXIT.rolledBack;
       } finally {
         interrupts.dispose();

@@ -10,7 +10,7 @@ import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
 import { socketPath, startApi } from "../../daemon/api.js";
 import { callDaemon } from "../../daemon/client.js";
 import { daemonMetrics, startMetricsServer } from "../../daemon/metrics.js";
-import { sdNotify } from "../../kernel/notify.js";
+import { monotonicUsec, sdNotify, watchdogIntervalMs } from "../../kernel/notify.js";
 
 /** Where metrics are served when the config does not say. */
 export const DEFAULT_METRICS = "127.0.0.1:9479";
@@ -62,13 +62,15 @@ export function registerRunCommands(program: Command): void {
       const first = await daemon.start();
       onReconcile(first);
 
-      const watchdogUsec = Number(process.env.WATCHDOG_USEC ?? 0);
-      // the watchdog is fed from the loop only while reconciles keep succeeding or retrying on schedule
-      const watchdog = watchdogUsec > 0 ? setInterval(() => void sdNotify("WATCHDOG=1"), Math.max(500, watchdogUsec / 2000)) : null;
+      // fed from the event loop that also runs the reconciles: a loop stuck (a hung await chain does not count)
+      // stops the pings and systemd restarts the daemon; a reconcile that keeps failing is the backoff's and
+      // the API's to report, not a reason to restart
+      const every = watchdogIntervalMs();
+      const watchdog = every !== null ? setInterval(() => void sdNotify("WATCHDOG=1"), every) : null;
 
       await new Promise<void>((resolve) => {
         process.on("SIGHUP", () => {
-          void sdNotify("RELOADING=1", `MONOTONIC_USEC=${Math.round(performance.timeOrigin * 1000 + performance.now() * 1000)}`);
+          void sdNotify("RELOADING=1", `MONOTONIC_USEC=${monotonicUsec()}`);
           daemon
             .reload()
             .then((r) => log.info({ msg: "reload done", error: r.error }))
