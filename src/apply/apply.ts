@@ -8,6 +8,10 @@ import type { IdRange } from "../config/resolved.js";
 import { makePlan, isEmptyPlan, nftDesiredText, type Plan } from "../plan/plan.js";
 import { formatPlan } from "../plan/format.js";
 import { readLive, type LiveObjects } from "../kernel/live.js";
+import { readNftTable } from "../kernel/nft.js";
+import { listingChanged, listingFingerprint, withAppliedElements, type NftObject } from "../plan/nftListing.js";
+import type { NftTable } from "../model/nftTable.js";
+import { NFT_TABLE } from "../compile/index.js";
 import type { StateFile } from "../kernel/state.js";
 import { probeFeature } from "../kernel/features.js";
 import { announce } from "../kernel/announce.js";
@@ -90,7 +94,7 @@ export async function planAgainstKernel(
   known: Record<string, string> = {},
 ): Promise<{ plan: Plan; live: LiveState }> {
   const keys = sysctlKeys(desired, state);
-  const live = await readLive(runner, keys.filter((k) => known[k] === undefined), prefetched, alwaysArp || mayHaveArpTable(desired, state));
+  const live = await readLive(runner, keys.filter((k) => known[k] === undefined), prefetched, alwaysArp || mayHaveArpTable(desired, state), false);
   for (const k of keys) if (known[k] !== undefined && live.sysctls[k] === undefined) live.sysctls[k] = known[k];
   const plan = makePlan({ desired, live, applied: state.applied, sysctlOriginals: state.sysctlOriginals, priorities, previousLinks: state.applied?.desired.links ?? [], ownedExtras: state.ownedExtras ?? [] });
   return { plan, live };
@@ -116,14 +120,17 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
   }
 
   const touched = plan.sysctls.map((s) => s.key);
+  const nftBefore = await beforeListing(runner, "inet", live.nft, state.applied?.desired.nft, state.applied?.nftLive ?? null);
+  const nftArpBefore = await beforeListing(runner, "arp", live.nftArp ?? null, state.applied?.desired.nftArp, state.applied?.nftArpLive ?? null);
   const snapshot: Snapshot = {
     rules: live.rules.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
     routes: live.routes.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
-    nft: live.nft,
+    nft: nftBefore.listing,
     sysctls: Object.fromEntries(touched.filter((k) => live.sysctls[k] !== undefined).map((k) => [k, live.sysctls[k]])),
     createdLinks: plan.links.add.map((l) => l.ifname),
     applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive, nftArpDesired: state.applied.nftArpDesired ?? null, nftArpLive: state.applied.nftArpLive ?? null } : null,
-    nftArp: live.nftArp ?? null,
+    nftArp: nftArpBefore.listing,
+    ...(nftBefore.terse || nftArpBefore.terse ? { nftElementsApplied: true } : {}),
     addedExtras: plan.extras.add,
     removedExtras: plan.extras.remove,
   };
@@ -166,7 +173,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     let restored = false;
     const after = { ...state, journal: null };
     try {
-      restored = await rollback(runner, snapshot, req.priorities);
+      restored = await rollback(runner, snapshot, req.priorities, state.applied?.desired);
     } finally {
       save(after);
     }
@@ -176,13 +183,25 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
 
 /** Reads back and re-plans; anything left to do means the kernel did not take the change. */
 async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>, ownedExtras: Extra[], hadArp: boolean): Promise<{ nftLive: string | null; nftArpLive: string | null }> {
-  const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)], undefined, !!desired.nftArp || hadArp);
-  const nftLive = live.nft ? JSON.stringify(live.nft) : null;
-  const nftArpLive = live.nftArp ? JSON.stringify(live.nftArp) : null;
+  const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)], undefined, !!desired.nftArp || hadArp, false);
+  const nftLive = listingFingerprint(live.nft);
+  const nftArpLive = listingFingerprint(live.nftArp ?? null);
   if (desired.nft && !live.nft) throw new Error("verify: nft table inet symroute missing after apply");
   if (desired.nftArp && !live.nftArp) throw new Error("verify: nft table arp symroute missing after apply");
   const applied = { nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive };
   const again = makePlan({ desired, live, applied, sysctlOriginals: originals, priorities, ownedExtras });
   if (!isEmptyPlan(again)) throw new Error(`verify: kernel does not match after apply; still to do:\n${formatPlan(again)}`);
   return { nftLive, nftArpLive };
+}
+
+/**
+ * The table before the change, for the snapshot. Plan reads tables tersely (no
+ * Maglev map elements); while the kernel still has the structure symroute
+ * applied, the applied table supplies the elements at rollback, and the terse
+ * listing is enough. Otherwise only a full listing tells what to put back.
+ */
+async function beforeListing(runner: Runner, family: "inet" | "arp", listing: NftObject[] | null, applied: NftTable | null | undefined, recorded: string | null): Promise<{ listing: NftObject[] | null; terse: boolean }> {
+  if (!listing) return { listing: null, terse: false };
+  if (applied && !listingChanged(recorded, listing) && withAppliedElements(listing, applied)) return { listing, terse: true };
+  return { listing: await readNftTable(runner, family, NFT_TABLE), terse: false };
 }

@@ -14,13 +14,28 @@ import { batchLines } from "./execute.js";
 import { NFT_TABLE } from "../compile/index.js";
 import type { Snapshot } from "./snapshot.js";
 import { extraWords } from "../model/extra.js";
+import { structureOf, withAppliedElements } from "../plan/nftListing.js";
+import type { NftTable } from "../model/nftTable.js";
+
+/** The tables applied before the change: they supply the map elements a terse snapshot leaves out. */
+export type PreviousTables = { nft?: NftTable | null; nftArp?: NftTable | null };
 
 /** Restores the snapshot; true when a read-back shows the kernel as it was. */
-export async function rollback(runner: Runner, snapshot: Snapshot, priorities: IdRange): Promise<boolean> {
+export async function rollback(runner: Runner, snapshot: Snapshot, priorities: IdRange, previous?: PreviousTables): Promise<boolean> {
   const keys = Object.keys(snapshot.sysctls);
-  const live = await readLive(runner, keys);
-  await restoreTable(runner, "inet", live.nft, snapshot.nft);
-  await restoreTable(runner, "arp", live.nftArp ?? null, snapshot.nftArp ?? null);
+  const live = await readLive(runner, keys, undefined, true, false);
+  // a terse snapshot takes its map elements from the tables applied before; without them the table is left as it is
+  let missing = false;
+  const complete = (listing: Snapshot["nft"] | undefined, table: NftTable | null | undefined): Snapshot["nft"] | undefined => {
+    if (!listing || !snapshot.nftElementsApplied) return listing ?? null;
+    const full = table ? withAppliedElements(listing, table) : null;
+    if (!full) missing = true;
+    return full ?? undefined;
+  };
+  const inet = complete(snapshot.nft, previous?.nft);
+  const arp = complete(snapshot.nftArp, previous?.nftArp);
+  if (inet !== undefined) await restoreTable(runner, "inet", live.nft, inet);
+  if (arp !== undefined) await restoreTable(runner, "arp", live.nftArp ?? null, arp);
   const target = {
     rules: snapshot.rules,
     routes: snapshot.routes,
@@ -41,15 +56,17 @@ export async function rollback(runner: Runner, snapshot: Snapshot, priorities: I
   for (const e of snapshot.removedExtras ?? []) await runIpBatch(runner, e.family, [extraWords(e, "add")]).catch(() => undefined);
   await writeSysctls(runner, snapshot.sysctls).catch(() => undefined);
   for (const ifname of snapshot.createdLinks ?? []) await runner.run(["ip", "link", "del", ifname], { allowFailure: true });
-  const after = await readLive(runner, keys);
+  const after = await readLive(runner, keys, undefined, true, false);
   const check = makePlan({ desired: target, live: { ...after, nft: null, nftArp: null }, applied: null, sysctlOriginals: {}, priorities });
-  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  return isEmptyPlan(check) && same(after.nft, snapshot.nft) && same(after.nftArp, snapshot.nftArp);
+  // listings compared by structure: a terse one has no map elements to compare
+  const same = (a: Snapshot["nft"] | undefined, b: Snapshot["nft"] | undefined) => JSON.stringify(a ? structureOf(a) : null) === JSON.stringify(b ? structureOf(b) : null);
+  return !missing && isEmptyPlan(check) && same(after.nft, snapshot.nft) && same(after.nftArp, snapshot.nftArp);
 }
 
 /** Puts one of symroute's tables back as listed in the snapshot (or removes it). */
 async function restoreTable(runner: Runner, family: "inet" | "arp", now: unknown, then: Snapshot["nft"] | null): Promise<void> {
-  if (JSON.stringify(now ?? null) === JSON.stringify(then ?? null)) return;
+  // a terse listing cannot show whether map elements changed: put a table back whenever there was one
+  if (!now && !then) return;
   const t = { family, name: NFT_TABLE };
   const commands = then ? [{ add: { table: t } }, { delete: { table: t } }, ...recreateCommands(then)] : deleteTableCommands(family, NFT_TABLE);
   await runNftTransaction(runner, commands).catch(() => undefined);

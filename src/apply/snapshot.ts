@@ -22,4 +22,6 @@ export interface Snapshot {
   /** links this change creates: deleted again on rollback */
   createdLinks?: string[];
   applied: AppliedRecord | null;
+  /** nft and nftArp are terse listings: the map elements are those of the tables applied before (the state's applied desired state) */
+  nftElementsApplied?: boolean;
 }

@@ -4,7 +4,7 @@
  * and its metrics.
  */
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
-import { readNftTable } from "../kernel/nft.js";
+import { readNftStructure } from "../kernel/nft.js";
 import { readState } from "../kernel/state.js";
 import { NFT_TABLE } from "../compile/index.js";
 import { shares } from "../maglev/stats.js";
@@ -39,7 +39,8 @@ export interface BalancerView {
 
 /** Packets and bytes of each counted rule, by its comment. */
 export async function nftCounters(runner: Runner): Promise<Map<string, { packets: number; bytes: number }>> {
-  const objects = (await readNftTable(runner, "inet", NFT_TABLE, false)) ?? [];
+  // counters are in the rules: a terse listing has them without the Maglev maps' elements
+  const objects = (await readNftStructure(runner, NFT_TABLE, false)).inet ?? [];
   const out = new Map<string, { packets: number; bytes: number }>();
   for (const o of objects) {
     const rule = o.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;

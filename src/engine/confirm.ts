@@ -31,7 +31,7 @@ export async function revert(token: string, options: SessionOptions): Promise<Re
     const pending = session.state.pending;
     if (!pending || pending.token !== token) return { reverted: false, why: "the change was confirmed or replaced" };
     if (Date.parse(pending.deadline) > Date.now()) return { reverted: false, why: "the deadline has not passed" };
-    const restored = await rollback(session.runner, pending.snapshot, NO_RANGE);
+    const restored = await rollback(session.runner, pending.snapshot, NO_RANGE, (pending.before?.applied ?? pending.snapshot.applied)?.desired);
     const before = pending.before;
     session.save({
       ...session.state,

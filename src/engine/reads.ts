@@ -19,7 +19,7 @@ export interface Reads {
 export function startReads(runner: Runner): Reads {
   const ip = readIpState(runner);
   // the arp table is listed too: whether the config wants one is not known yet
-  const reads = { ip, objects: readLiveObjects(runner, ip, true), facts: readFacts(runner, ip) };
+  const reads = { ip, objects: readLiveObjects(runner, ip, true, false), facts: readFacts(runner, ip) };
   for (const p of Object.values(reads)) (p as Promise<unknown>).catch(() => undefined);
   return reads;
 }

@@ -40,7 +40,7 @@ export async function status(options: { netns?: string; runner?: Runner } = {}):
     state = emptyState();
     stateError = e.message;
   }
-  const live = await readLive(runner, Object.keys(state.sysctlOriginals));
+  const live = await readLive(runner, Object.keys(state.sysctlOriginals), undefined, true, false);
   let driftPlan: Plan | null = null;
   if (state.applied) driftPlan = (await planAgainstKernel(runner, state.applied.desired, state.applied.priorities ?? NO_RANGE, state)).plan;
   return {

@@ -33,7 +33,13 @@ describe.skipIf(!isRoot)("atomicity", () => {
   });
 
   it("a route to a missing device fails the apply (exit 3) and the kernel is exactly as before", async () => {
-    const bad = TWO_UPLINKS_YAML.replace("interface: eth2", "interface: eth9");
+    // a balancer's target behind a conduit that does not exist (a missing uplink interface only leaves its routes out)
+    const bad = `${TWO_UPLINKS_YAML}loadBalancers:
+  - name: lb
+    vips: [20.0.0.1]
+    flows: [{ name: tcp, priority: 1, protocols: [tcp], destinationPorts: ["80"] }]
+    targets: [{ name: t1, via: 172.16.9.6, interface: eth9 }]
+`;
     const r = cli(["apply", configFile(bad), "--netns", lab.ns("h")]);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/apply failed: ip4: .*eth9|Cannot find device "eth9"/);
