@@ -131,6 +131,8 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive, nftArpDesired: state.applied.nftArpDesired ?? null, nftArpLive: state.applied.nftArpLive ?? null } : null,
     nftArp: nftArpBefore.listing,
     ...(nftBefore.terse || nftArpBefore.terse ? { nftElementsApplied: true } : {}),
+    nftTouched: plan.nft.action !== "none",
+    nftArpTouched: plan.nftArp.action !== "none",
     addedExtras: plan.extras.add,
     removedExtras: plan.extras.remove,
   };

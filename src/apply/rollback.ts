@@ -34,8 +34,9 @@ export async function rollback(runner: Runner, snapshot: Snapshot, priorities: I
   };
   const inet = complete(snapshot.nft, previous?.nft);
   const arp = complete(snapshot.nftArp, previous?.nftArp);
-  if (inet !== undefined) await restoreTable(runner, "inet", live.nft, inet);
-  if (arp !== undefined) await restoreTable(runner, "arp", live.nftArp ?? null, arp);
+  // a table the change did not touch stays as it is: recreating it would reset its counters for nothing
+  if (inet !== undefined && snapshot.nftTouched !== false) await restoreTable(runner, "inet", live.nft, inet);
+  if (arp !== undefined && snapshot.nftArpTouched !== false) await restoreTable(runner, "arp", live.nftArp ?? null, arp);
   const target = {
     rules: snapshot.rules,
     routes: snapshot.routes,

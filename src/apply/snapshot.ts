@@ -24,4 +24,7 @@ export interface Snapshot {
   applied: AppliedRecord | null;
   /** nft and nftArp are terse listings: the map elements are those of the tables applied before (the state's applied desired state) */
   nftElementsApplied?: boolean;
+  /** whether the change touched each nft table: an untouched one is left alone by rollback (its counters go on) */
+  nftTouched?: boolean;
+  nftArpTouched?: boolean;
 }

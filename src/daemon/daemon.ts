@@ -116,7 +116,16 @@ export class Daemon extends EventEmitter {
 
   /** Applies the config once, then starts watching. Resolves with the first reconcile (which may have failed). */
   async start(): Promise<ReconcileRecord> {
-    this.monitor = startKernelMonitor(this.options.netns, (source, line) => this.onLine(source, line), (source, why) => this.log("warn", { msg: "monitor restarted", source, why }));
+    this.monitor = startKernelMonitor(
+      this.options.netns,
+      (source, line) => this.onLine(source, line),
+      (source, why) => this.log("warn", { msg: "monitor restarted", source, why }),
+      (source, why) => {
+        // events were dropped by the kernel: anything may have changed, so compare everything now
+        this.log("warn", { msg: "kernel events lost; full reconcile", source, why });
+        this.schedule("events lost", this.options.debounceMs, true);
+      },
+    );
     await this.monitor.started;
     const first = await this.reconcileNow("start");
     this.interval = setInterval(() => this.schedule("interval", 0, true), this.options.reconcileIntervalMs);
@@ -182,6 +191,7 @@ export class Daemon extends EventEmitter {
 
   private lastFailureAt: number | null = null;
   private lastWarnings = "";
+  private raceRetried = false;
 
   /** Reconciles now, or once more right after the one under way. */
   async reconcileNow(reason: string): Promise<ReconcileRecord> {
@@ -213,6 +223,7 @@ export class Daemon extends EventEmitter {
         record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: o.changed, summary: o.changed && !isEmptyPlan(o.plan) ? planSummary(o.plan) : null, error: null, latencyMs: eventAt !== null ? done - eventAt : null };
         this.snap.reconciles.ok += 1;
         this.snap.backoffMs = 0;
+        this.raceRetried = false;
         if (o.changed) {
           for (const [k, n] of Object.entries(repairsOf(o.plan))) this.snap.repairs[k as RepairKind] += n ?? 0;
           this.snap.lastRepair = record;
@@ -224,8 +235,12 @@ export class Daemon extends EventEmitter {
         const done = Date.now();
         record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: false, summary: null, error, latencyMs: null };
         this.snap.reconciles.failed += 1;
-        // the first retry comes soon: a failure is often a race with a change made during the apply (verify saw it)
-        this.snap.backoffMs = Math.min(30_000, this.snap.backoffMs ? this.snap.backoffMs * 2 : 100);
+        // the first retry comes soon: a failure is often a race with a change made during the apply (verify saw
+        // it, or an object added by hand meanwhile made ours fail with "File exists"); a race retries at once
+        // (once: a failure that repeats is no race, and backs off)
+        const race = /File exists|No such file or directory|No such process|verify: kernel does not match/.test(error) && !this.raceRetried;
+        this.raceRetried = race;
+        this.snap.backoffMs = race ? 0 : Math.min(30_000, this.snap.backoffMs ? this.snap.backoffMs * 2 : 100);
         this.lastFailureAt = done;
         this.log("error", { msg: "reconcile failed", reason, error, retryInMs: this.snap.backoffMs });
         this.schedule("retry", this.snap.backoffMs, true);

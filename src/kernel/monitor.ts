@@ -17,9 +17,15 @@ export interface KernelMonitor {
 }
 
 /** Starts both monitors for a namespace (or the host); `onLine` gets each line. */
-export function startKernelMonitor(netns: string | undefined, onLine: (source: MonitorSource, line: string) => void, onRestart?: (source: MonitorSource, why: string) => void): KernelMonitor {
+export function startKernelMonitor(
+  netns: string | undefined,
+  onLine: (source: MonitorSource, line: string) => void,
+  onRestart?: (source: MonitorSource, why: string) => void,
+  onLost?: (source: MonitorSource, why: string) => void,
+): KernelMonitor {
   const argv: Record<MonitorSource, string[]> = {
-    ip: ["ip", ...(netns ? ["-n", netns] : []), "monitor", "link", "address", "route", "rule", "netconf"],
+    // a large receive buffer: a storm of another tool's routes must not overflow the socket while we are busy
+    ip: ["ip", "-rcvbuf", String(64 * 1024 * 1024), ...(netns ? ["-n", netns] : []), "monitor", "link", "address", "route", "rule", "netconf"],
     nft: [...(netns ? ["ip", "netns", "exec", netns] : []), "nft", "monitor"],
   };
   let stopping = false;
@@ -27,14 +33,23 @@ export function startKernelMonitor(netns: string | undefined, onLine: (source: M
   const launch = (source: MonitorSource): Promise<void> =>
     new Promise((resolve) => {
       const [cmd, ...args] = argv[source];
-      const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "ignore"] });
+      const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
       children.set(source, child);
       let rest = "";
       child.stdout!.on("data", (d: Buffer) => {
         const text = rest + d.toString();
         const lines = text.split("\n");
         rest = lines.pop() ?? "";
-        for (const line of lines) if (line.trim()) onLine(source, line);
+        for (const line of lines) {
+          // nft says so on stdout when the kernel dropped events: what we missed is unknown, so the caller reconciles
+          if (/lost some netlink events/i.test(line)) onLost?.(source, line.trim());
+          else if (line.trim()) onLine(source, line);
+        }
+      });
+      child.stderr!.on("data", (d: Buffer) => {
+        const text = d.toString();
+        // ip says "netlink receive error No buffer space available" when its socket overflowed
+        if (/No buffer space|lost some netlink events|ENOBUFS/i.test(text)) onLost?.(source, text.trim());
       });
       child.on("spawn", () => resolve());
       child.on("error", (e) => {

@@ -19,6 +19,8 @@ export interface RunOptions {
   stdin?: string;
   /** resolve instead of throwing on a non-zero exit */
   allowFailure?: boolean;
+  /** kill the command after this long (default 120 s): one hung child must not stall a daemon for good */
+  timeoutMs?: number;
 }
 
 /** Runs commands for one network namespace (or the host's). */
@@ -87,7 +89,10 @@ export function runProcess(argv: string[], options: RunOptions = {}): Promise<Ru
       cleanup();
       reject(new Error(`cannot run ${argv[0]}: ${e.message}`));
     });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+    timer.unref();
     child.on("close", (code) => {
+      clearTimeout(timer);
       cleanup();
       if (process.env.SYMROUTE_TRACE === "1")
         process.stderr.write(`trace: ${(Number(process.hrtime.bigint() - started) / 1e6).toFixed(1)} ms ${argv.join(" ")}\n`);
