@@ -91,6 +91,46 @@ const portSpec = z
 
 const gateway = (family: 4 | 6) => address({ family, use: "a gateway", other: family === 4 ? "gateway6" : "gateway" });
 
+/** "250ms", "30s", "2m" in milliseconds; null for other text. The health check's durations and the daemon's share this form. */
+export function durationMs(text: string): number | null {
+  const m = /^([0-9]+)(ms|s|m)$/.exec(text);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
+}
+
+/** A duration of at least `min` ms (and at most an hour): the health check's interval, timeout and hold. */
+function checkDuration(min: number, what: string) {
+  return z.string({ error: expecting("a duration such as 200ms or 10s") }).superRefine((text, ctx) => {
+    const ms = durationMs(text);
+    if (ms === null) ctx.addIssue({ code: "custom", message: `must be a duration such as 200ms, 10s or 1m; got ${quote(text)}`, input: text });
+    else if (ms < min) ctx.addIssue({ code: "custom", message: `must be at least ${min}ms${what ? ` ${what}` : ""}; got ${text}`, input: text });
+    else if (ms > 3_600_000) ctx.addIssue({ code: "custom", message: `must be at most 1h (3600s); got ${text}`, input: text });
+  });
+}
+
+/** Health check defaults (timeout: half the interval): a dead uplink is down after 4 missed rounds, 0.7 s after its first lost probe, under 0.9 s after the fault. */
+export const CHECK_DEFAULTS = { method: "icmp", interval: "200ms", down: 4, up: 5, hold: "10s" } as const;
+
+/** `uplinks[].check`: probes sent from the uplink's own address to targets beyond it, run by `symroute run`. */
+export const checkSchema = z.strictObject({
+  targets: z.array(address({ use: "a check target" })).min(1).max(8).describe("1-8 addresses probed beyond the uplink; the uplink is up while any answers"),
+  method: z
+    .string({ error: expecting('"icmp" or "tcp:PORT"') })
+    .superRefine((text, ctx) => {
+      const m = /^tcp:([0-9]{1,5})$/.exec(text);
+      if (text === "icmp" || (m && Number(m[1]) >= 1 && Number(m[1]) <= 65535)) return;
+      ctx.addIssue({ code: "custom", message: `must be "icmp" or "tcp:PORT" with a port 1-65535, such as tcp:443; got ${quote(text)}`, input: text });
+    })
+    .default(CHECK_DEFAULTS.method),
+  interval: checkDuration(50, "(one round of probes at most every 50 ms)").default(CHECK_DEFAULTS.interval).describe("time between rounds"),
+  timeout: checkDuration(10, "").optional().describe("how long a probe may wait for its answer; default: half the interval"),
+  down: integer(1, 1000).default(CHECK_DEFAULTS.down).describe("missed rounds in a row before the uplink is down"),
+  up: integer(1, 1000).default(CHECK_DEFAULTS.up).describe("answered rounds in a row before it is up again"),
+  hold: checkDuration(0, "").default(CHECK_DEFAULTS.hold).describe("least time down before fail-back"),
+});
+export type Check = z.output<typeof checkSchema>;
+
 export const allocateSchema = z
   .strictObject({
     tables: range.default("1000-1999"),
@@ -105,6 +145,7 @@ export const uplinkSchema = z.strictObject({
   gateway: gateway(4).optional(),
   gateway6: gateway(6).optional(),
   addresses: z.array(prefix()).optional().describe("the uplink's own addresses; read from the interface when absent"),
+  check: checkSchema.optional().describe("health check run by symroute run; absent: the uplink is always up"),
   table: tableId.optional(),
   returnTraffic: z.enum(["connmark", "none"]).default("connmark"),
   rpFilter: z.enum(["loose", "strict", "off", "keep"]).default("loose"),

@@ -66,6 +66,8 @@ export function checkSemantics(config: Config): PathIssue[] {
   });
 
   // named once, and only the first few: thousands of services naming a missing uplink must not list thousands of uplinks each
+  config.uplinks.forEach((u, i) => checkUplinkCheck(u, ["uplinks", i, "check"], add));
+
   let known: string | undefined;
   const knownUplinks = (): string => {
     if (known === undefined) {
@@ -162,4 +164,18 @@ export function lowestBit(mask: number): number {
 /** Distinct non-zero mark values that fit in a contiguous mask. */
 export function maskCapacity(mask: number): number {
   return (mask >>> lowestBit(mask)) >>> 0;
+}
+
+/** `uplinks[].check`: each target reachable in a family the uplink routes (a gateway of that family), no target twice. */
+function checkUplinkCheck(u: Config["uplinks"][number], path: FieldPath, add: (path: FieldPath, message: string) => void): void {
+  const seen = new Set<string>();
+  u.check?.targets.forEach((t, j) => {
+    const a = parseAddress(t);
+    if (!a) return;
+    const key = `${a.family} ${a.value}`;
+    if (seen.has(key)) add([...path, "targets", j], `target ${t} is listed twice`);
+    seen.add(key);
+    if (a.family === 4 && !u.gateway) add([...path, "targets", j], `IPv4 target but uplink ${u.name} has no gateway (only gateway6): its probes could not leave by it`);
+    if (a.family === 6 && !u.gateway6) add([...path, "targets", j], `IPv6 target but uplink ${u.name} has no gateway6: its probes could not leave by it`);
+  });
 }
