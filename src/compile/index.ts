@@ -15,6 +15,7 @@ import { compileServices } from "./services.js";
 import { rpFilterOff } from "./rpFilter.js";
 import { compileLoadBalancers } from "./loadBalancers.js";
 import { compileRoutedNetworks } from "./routedNetworks.js";
+import { compileOutbound } from "./outbound.js";
 import { extraKey } from "../model/extra.js";
 
 /** The name of symroute's nftables table in the inet family. */
@@ -27,11 +28,11 @@ export interface Compiled {
   warnings: string[];
 }
 
-/** Compiles a validated config against the host's facts. */
-export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}): Compiled {
+/** Compiles a validated config against the host's facts; `down` names the uplinks health checks found dead (outbound policies avoid them). */
+export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, down: ReadonlySet<string> = new Set()): Compiled {
   const allocation = allocate(resolved);
   const lbPart = compileLoadBalancers(resolved, allocation, previousTables);
-  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation)];
+  const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation), compileOutbound(resolved, allocation, facts, down)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));
   const rules: RoutingRule[] = assignPriorities(

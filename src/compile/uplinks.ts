@@ -11,6 +11,7 @@ import { jumpMap, matchIifname, setCtMark, setMetaMark } from "../model/nftExpr.
 import { familyBits, formatAddress, networkOf, parsePrefix, prefixContains, type Prefix } from "../net/ip.js";
 import type { Allocation } from "./allocate.js";
 import { emptyPart, MANGLE_PRIO, type Part } from "./parts.js";
+import { outboundUplinkNames } from "./outbound.js";
 
 const LINK_LOCAL6 = parsePrefix("fe80::/10")!;
 
@@ -28,6 +29,9 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
   const { config } = resolved;
   const mask = alloc.markMask;
   const connmarked = config.uplinks.filter((u) => u.returnTraffic === "connmark");
+  // outbound policies mark connections by the uplink they chose: those marks are restored and routed too
+  const outbound = outboundUplinkNames(config);
+  const restored = config.uplinks.filter((u) => u.returnTraffic === "connmark" || outbound.has(u.name));
 
   // uplinks that services pin with marks need the fwmark rule too; a set, so many services cost no scan per uplink
   const markServed = new Set(config.services.filter((s) => s.strategy === "mark").map((s) => s.uplink));
@@ -62,7 +66,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
         part.routes.push({ family: addr.family, table, dst, dev, ...(addr.family === 4 ? { scope: "link" as const } : {}), why: `uplink ${uplink.name}: link route` });
       }
     }
-    if (uplink.returnTraffic === "connmark" || markServed.has(uplink.name)) {
+    if (uplink.returnTraffic === "connmark" || markServed.has(uplink.name) || outbound.has(uplink.name)) {
       const mark = alloc.uplinkMark.get(uplink.name)!;
       for (const family of [4, 6] as const) {
         if (family === 4 ? !uplink.gateway : !uplink.gateway6) continue;
@@ -74,7 +78,7 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
   }
   part.rpFilterOff.push(...config.uplinks.filter((u) => u.rpFilter === "off").map((u) => u.interface));
 
-  if (connmarked.length > 0) {
+  if (restored.length > 0) {
     part.chains.push(
       { name: "prerouting", type: "filter", hook: "prerouting", prio: MANGLE_PRIO, policy: "accept" },
       { name: "output", type: "route", hook: "output", prio: MANGLE_PRIO, policy: "accept" },
@@ -83,23 +87,24 @@ export function compileUplinks(resolved: ResolvedConfig, alloc: Allocation, fact
     // ruleset grows with the number of uplinks, and a packet pays one lookup, not a rule per uplink
     const ingress: [string, string][] = [];
     const replies: [number, string][] = [];
-    for (const u of connmarked) {
+    for (const u of restored) {
       const mark = alloc.uplinkMark.get(u.name)!;
       const marking = uplinkChain("in", u.name);
       const reply = uplinkChain("reply", u.name);
-      part.chains.push({ name: marking }, { name: reply });
+      const connmark = u.returnTraffic === "connmark";
+      part.chains.push(...(connmark ? [{ name: marking }] : []), { name: reply });
       part.nftRules.push(
-        { chain: marking, statements: [setCtMark(mask, mark)], comment: `uplink ${u.name}: mark connection` },
+        ...(connmark ? [{ chain: marking, statements: [setCtMark(mask, mark)], comment: `uplink ${u.name}: mark connection` }] : []),
         { chain: reply, statements: [setMetaMark(mask, mark)], comment: `uplink ${u.name}: replies` },
       );
-      ingress.push([u.interface, marking]);
+      if (connmark) ingress.push([u.interface, marking]);
       replies.push([mark, reply]);
     }
     part.nftRules.push(
-      { chain: "prerouting", statements: [jumpMap({ kind: "iifname" }, ingress)], comment: "uplinks: mark connections by the uplink they arrive on" },
+      ...(ingress.length ? [{ chain: "prerouting", statements: [jumpMap({ kind: "iifname" }, ingress)], comment: "uplinks: mark connections by the uplink they arrive on" }] : []),
       {
         chain: "prerouting",
-        statements: [matchIifname(connmarked.map((u) => u.interface), true), jumpMap({ kind: "ctMark", mask }, replies)],
+        statements: [matchIifname(restored.map((u) => u.interface), true), jumpMap({ kind: "ctMark", mask }, replies)],
         comment: "uplinks: forwarded replies",
       },
       { chain: "output", statements: [jumpMap({ kind: "ctMark", mask }, replies)], comment: "uplinks: local replies" },

@@ -149,6 +149,8 @@ export const uplinkSchema = z.strictObject({
   table: tableId.optional(),
   returnTraffic: z.enum(["connmark", "none"]).default("connmark"),
   rpFilter: z.enum(["loose", "strict", "off", "keep"]).default("loose"),
+  weight: integer(1, 1000).default(1).describe("outbound: share of new connections among the live uplinks of its tier"),
+  tier: integer(1, 100).default(1).describe("outbound: the lowest tier with a live uplink carries the new connections"),
 });
 
 export const serviceSchema = z.strictObject({
@@ -217,6 +219,15 @@ export const routedNetworkSchema = z.strictObject({
   instances: z.array(instanceSchema).default([]),
 });
 
+/** Outgoing connections from `from` shared over uplinks by weight, within the lowest live tier. */
+export const outboundSchema = z.strictObject({
+  name,
+  from: z.array(prefix()).min(1).describe("source prefixes (IPv4 and/or IPv6) whose new connections are shared"),
+  uplinks: z.array(name).optional().describe("the uplinks to share over; all uplinks when absent"),
+  sticky: z.enum(["connection", "source"]).default("connection").describe("connection: each new connection drawn at random; source: one uplink per source address"),
+  masquerade: z.boolean({ error: expecting("true or false") }).default(true).describe("rewrite the source to the uplink's address"),
+});
+
 /** The whole file. */
 /** "250ms", "30s", "2m": the durations the daemon takes. */
 export const DURATION = /^[0-9]+(ms|s|m)$/;
@@ -239,6 +250,7 @@ export const configSchema = z.strictObject({
   services: z.array(serviceSchema).default([]),
   loadBalancers: z.array(loadBalancerSchema).default([]),
   routedNetworks: z.array(routedNetworkSchema).default([]),
+  outbound: z.array(outboundSchema).default([]),
   daemon: daemonSchema.optional(),
 });
 
@@ -248,3 +260,4 @@ export type Uplink = z.output<typeof uplinkSchema>;
 export type Service = z.output<typeof serviceSchema>;
 export type LoadBalancer = z.output<typeof loadBalancerSchema>;
 export type RoutedNetwork = z.output<typeof routedNetworkSchema>;
+export type Outbound = z.output<typeof outboundSchema>;

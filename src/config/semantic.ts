@@ -8,6 +8,7 @@ import { parseMask, parseRange, type IdRange } from "./resolved.js";
 import { parseAddress, parsePrefix, prefixContains, isNetworkAligned, familyBits } from "../net/ip.js";
 import { checkLoadBalancers } from "./semanticLb.js";
 import { checkRoutedNetworks } from "./semanticNetworks.js";
+import { checkOutbound } from "./semanticOutbound.js";
 
 /** A problem before it is given a line and column. */
 export interface PathIssue {
@@ -123,6 +124,7 @@ export function checkSemantics(config: Config): PathIssue[] {
   config.loadBalancers.forEach((lb, i) => claimTable(lb.egress?.table, ["loadBalancers", i, "egress", "table"], `load balancer ${lb.name}`));
   issues.push(...checkLoadBalancers(config));
   issues.push(...checkRoutedNetworks(config));
+  issues.push(...checkOutbound(config));
   config.routedNetworks.forEach((rn, i) => claimTable(rn.table, ["routedNetworks", i, "table"], `routed network ${rn.name}`));
 
   if (tables && mask !== 0) {

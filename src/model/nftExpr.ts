@@ -195,3 +195,36 @@ export function setArpSaddr(address: string): NftStatement {
 export function masquerade(): NftStatement {
   return { json: { masquerade: null }, text: "masquerade" };
 }
+
+/** `ct state new`: the first packet of a connection. */
+export function matchCtStateNew(): NftStatement {
+  return { json: { match: { op: "in", left: ct("state"), right: "new" } }, text: "ct state new" };
+}
+
+/** The number a packet draws to pick an entry: at random per packet, or a hash of its source address. */
+export type DrawKey = { kind: "random"; mod: number } | { kind: "source"; family: Family; mod: number; seed: number };
+
+/**
+ * `numgen random mod N vmap { 0-2 : jump a, 3 : jump b }` or
+ * `jhash ip saddr mod N seed S vmap { ... }`: a weighted choice among chains,
+ * each entry an inclusive range of the drawn number.
+ */
+export function drawVmap(key: DrawKey, entries: [[number, number], string][]): NftStatement {
+  const proto = key.kind === "source" ? (key.family === 4 ? "ip" : "ip6") : "";
+  const keyJson =
+    key.kind === "random"
+      ? { numgen: { mode: "random", mod: key.mod, offset: 0 } }
+      : { jhash: { mod: key.mod, seed: key.seed >>> 0, expr: { payload: { protocol: proto, field: "saddr" } } } };
+  const keyText = key.kind === "random" ? `numgen random mod ${key.mod}` : `jhash ${proto} saddr mod ${key.mod} seed 0x${(key.seed >>> 0).toString(16)}`;
+  const json = ([a, b]: [number, number]) => (a === b ? a : { range: [a, b] });
+  const text = ([a, b]: [number, number]) => (a === b ? String(a) : `${a}-${b}`);
+  return {
+    json: { vmap: { key: keyJson, data: { set: entries.map(([k, chain]) => [json(k), { jump: { target: chain } }]) } } },
+    text: `${keyText} vmap { ${entries.map(([k, chain]) => `${text(k)} : jump ${chain}`).join(", ")} }`,
+  };
+}
+
+/** `ct mark & MASK == VALUE`: symroute's bits of the connection mark. */
+export function matchCtMark(mask: number, value: number): NftStatement {
+  return { json: { match: { op: "==", left: { "&": [ct("mark"), mask >>> 0] }, right: value >>> 0 } }, text: `ct mark & ${hex(mask)} == ${hex(value)}` };
+}

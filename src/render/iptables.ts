@@ -14,7 +14,11 @@ export function renderIptables(desired: Desired): string {
   if (!desired.nft) return "# symroute sets no Netfilter marks for this config\n";
   const out: string[] = [];
   // Maglev hashing (jhash into a verdict map) has no iptables form; only the uplink and service marks do
-  const rules = desired.nft.rules.filter((r) => r.chain === "prerouting" || r.chain === "output");
+  // outbound policies draw an uplink with numgen/jhash verdict maps, which have no iptables form either
+  const drawn = (r: NftRule) => r.statements.some((s) => { const key = (s.json.vmap as { key?: Json } | undefined)?.key; return key !== undefined && ("numgen" in key || "jhash" in key); });
+  const rules = desired.nft.rules.filter((r) => (r.chain === "prerouting" || r.chain === "output") && !drawn(r));
+  if (rules.length < desired.nft.rules.filter((r) => r.chain === "prerouting" || r.chain === "output").length)
+    out.push("# outbound policies choose uplinks with nft numgen/jhash maps, which iptables cannot express: load them with `render --format nft`");
   if (desired.balancers?.length) out.push("# load balancers hash flows with nft jhash maps, which iptables cannot express: load them with `render --format nft`");
   for (const family of [4, 6] as const) {
     const lines = ruleLines(rules, family, desired.nft.rules);

@@ -119,12 +119,14 @@ export function variantOf(yamlText: string): { text: string; change: string } {
   const nets = (c.routedNetworks as Obj[] | undefined) ?? [];
   const services = (c.services as Obj[] | undefined) ?? [];
   const uplinks = (c.uplinks as Obj[] | undefined) ?? [];
+  const outbound = (c.outbound as Obj[] | undefined) ?? [];
   let change = "";
   const targets = lbs[0]?.targets as Obj[] | undefined;
   const instances = nets[0]?.instances as Obj[] | undefined;
   if (targets && targets.length > 1) change = `target ${String(targets.pop()?.name)} fewer`;
   else if (instances && instances.length > 0) change = `instance ${String(instances.pop()?.address)} fewer`;
   else if (services.length > 0) change = `service ${String(services.pop()?.name)} fewer`;
+  else if (outbound.length > 1) change = `outbound ${String(outbound.pop()?.name)} fewer`;
   else if (uplinks.length > 1) change = `uplink ${String(uplinks.pop()?.name)} fewer`;
   else if (nets[0] && nets[0].subnet6) {
     delete nets[0].subnet6;
