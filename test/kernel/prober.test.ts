@@ -51,8 +51,19 @@ describe.skipIf(!isRoot)("uplink health probes", () => {
     await lab.route("host", "default", "via", "10.9.0.1", "dev", "eth2");
     await lab.route("host", "default", "via", "203.0.113.1", "dev", "eth1", "table", TABLE);
     await lab.exec("host", ["ip", "rule", "add", "from", UPLINK_ADDRESS, "lookup", TABLE, "priority", "1000"]);
+    // IPv6 the same way, and a TCP service on the ISP
+    await lab.addr("host", "eth1", "2001:db8:1::2/64");
+    await lab.addr("isp", "eth0", "2001:db8:1::1/64");
+    await lab.addr("isp", "lo", "2001:db8:99::1/128");
+    await lab.addr("host", "eth2", "2001:db8:9::2/64");
+    await lab.addr("other", "eth0", "2001:db8:9::1/64");
+    await lab.addr("other", "lo", "2001:db8:99::1/128");
+    await lab.route("host", "default", "via", "2001:db8:9::1", "dev", "eth2");
+    await lab.route("host", "default", "via", "2001:db8:1::1", "dev", "eth1", "table", TABLE);
+    await lab.exec("host", ["ip", "-6", "rule", "add", "from", "2001:db8:1::2", "lookup", TABLE, "priority", "1000"]);
+    lab.background("isp", ["socat", "TCP-LISTEN:8080,bind=198.51.100.1,fork,reuseaddr", "SYSTEM:true"]);
     await lab.exec("isp", ["nft", "-f", "-"], ispRules(""));
-    await lab.exec("other", ["nft", "-f", "-"], "table inet hp {\n  chain input {\n    type filter hook input priority 0;\n    icmp type echo-request counter\n  }\n}\n");
+    await lab.exec("other", ["nft", "-f", "-"], "table inet hp {\n  chain input {\n    type filter hook input priority 0;\n    icmp type echo-request counter\n    icmpv6 type echo-request counter\n    tcp dport 8080 counter\n  }\n}\n");
   });
 
   afterAll(async () => {
@@ -115,4 +126,40 @@ describe.skipIf(!isRoot)("uplink health probes", () => {
     await probes.stop();
     expect(probes.processes()).toBe(0);
   }, 90_000);
+
+  it("IPv6 targets by ping -6 from the uplink's IPv6 address, and tcp:PORT connects from the uplink's address", async () => {
+    await lab.exec("isp", ["nft", "-f", "-"], `flush table inet hp\n${ispRules("")}`);
+    const v6 = checkSettings({ targets: ["2001:db8:99::1"] });
+    const got: UplinkRound[] = [];
+    const p6 = startUplinkProbes({ netns: lab.ns("host"), uplink: "isp1", source4: UPLINK_ADDRESS, source6: "2001:db8:1::2", check: v6 }, (r) => got.push(r));
+    try {
+      await waitFor("5 IPv6 rounds", () => (got.length >= 5 ? true : undefined), 5000);
+      expect(got.every((r) => r.results[0].ok)).toBe(true);
+    } finally {
+      await p6.stop();
+    }
+    expect(await lab.counted("other", "inet", "hp")).toBe(0);
+
+    const tcp = checkSettings({ targets: ["198.51.100.1"], method: "tcp:8080" });
+    const h = new UplinkHealth(tcp, performance.now());
+    const tcpRounds: UplinkRound[] = [];
+    const seen: Transition[] = [];
+    const pt = startUplinkProbes({ netns: lab.ns("host"), uplink: "isp1", source4: UPLINK_ADDRESS, check: tcp }, (r) => {
+      tcpRounds.push(r);
+      const t = h.record(r);
+      if (t) seen.push(t);
+    });
+    try {
+      await waitFor("10 TCP rounds", () => (tcpRounds.length >= 10 ? true : undefined), 8000);
+      expect(tcpRounds.slice(2).every((r) => r.results[0].ok), JSON.stringify(tcpRounds.slice(0, 4))).toBe(true);
+      await lab.exec("isp", ["nft", "-f", "-"], `flush table inet hp\n${ispRules("    tcp dport 8080 drop\n")}`);
+      const dropped = performance.now();
+      const down = await waitFor("TCP down", () => seen.find((t) => t.to === "down"), 3000);
+      console.log(`tcp:8080 down after ${(down.at - dropped).toFixed(0)} ms`);
+      expect(down.at - dropped).toBeLessThan(1200);
+    } finally {
+      await pt.stop();
+    }
+    expect(await lab.counted("other", "inet", "hp")).toBe(0);
+  }, 60_000);
 });
