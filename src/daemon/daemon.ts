@@ -16,6 +16,10 @@ import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
 import { startKernelMonitor, type KernelMonitor } from "../kernel/monitor.js";
 import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./events.js";
+import { UplinkHealthTracker, type UplinkHealthView } from "./uplinkHealth.js";
+import type { Transition } from "./health.js";
+import { deleteConntrackByMark } from "../kernel/conntrack.js";
+import { ProcessRunner } from "../kernel/runner.js";
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -58,6 +62,10 @@ export interface DaemonSnapshot {
   conflicts: string[];
   events: { seen: number; relevant: number; byKind: Record<EventKind, number> };
   backoffMs: number;
+  /** uplinks whose health checks say down now */
+  uplinksDown: string[];
+  /** the last failovers: an uplink's change of state, and the connections it carried that were deleted */
+  failovers: { uplink: string; to: "up" | "down"; at: string; reason: string; connectionsDeleted: number | null }[];
 }
 
 function repairsOf(plan: Plan): Partial<Record<RepairKind, number>> {
@@ -101,7 +109,30 @@ export class Daemon extends EventEmitter {
       conflicts: [],
       events: { seen: 0, relevant: 0, byKind: { rule: 0, route: 0, link: 0, address: 0, sysctl: 0, nft: 0 } },
       backoffMs: 0,
+      uplinksDown: [],
+      failovers: [],
     };
+    this.health = new UplinkHealthTracker(options.netns, (uplink, t) => this.onTransition(uplink, t));
+  }
+
+  private readonly health: UplinkHealthTracker;
+  /** uplinks that went down: their connections are deleted once the reconcile moved new ones elsewhere */
+  private readonly flushAfter = new Set<string>();
+
+  /** Health of the checked uplinks. */
+  uplinkHealth(): UplinkHealthView[] {
+    return this.health.views();
+  }
+
+  private onTransition(uplink: string, t: Transition): void {
+    this.snap.uplinksDown = [...this.health.down()].sort();
+    this.snap.failovers = [...this.snap.failovers.slice(-19), { uplink, to: t.to, at: new Date().toISOString(), reason: t.reason, connectionsDeleted: null }];
+    this.log(t.to === "down" ? "warn" : "info", { msg: `uplink ${t.to}`, uplink, reason: t.reason });
+    this.emit("uplink", uplink, t);
+    if (t.to === "down") this.flushAfter.add(uplink);
+    else this.flushAfter.delete(uplink);
+    // a failover does not wait for quiet: new connections must leave by the others now
+    this.schedule(`uplink ${uplink} ${t.to}`, 0);
   }
 
   /** What the daemon knows now. */
@@ -128,6 +159,7 @@ export class Daemon extends EventEmitter {
     );
     await this.monitor.started;
     const first = await this.reconcileNow("start");
+    await this.health.sync(this.resolved).catch((e: unknown) => this.log("error", { msg: "health checks not started", error: (e as Error).message }));
     this.interval = setInterval(() => this.schedule("interval", 0, true), this.options.reconcileIntervalMs);
     return first;
   }
@@ -138,6 +170,7 @@ export class Daemon extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     if (this.interval) clearInterval(this.interval);
     await this.monitor?.stop();
+    await this.health.stop();
     await this.running;
     if (destroyKernel) await destroy({ netns: this.options.netns });
   }
@@ -148,7 +181,9 @@ export class Daemon extends EventEmitter {
     this.resolved = next;
     this.snap.file = next.file;
     this.log("info", { msg: "config reloaded", file: next.file });
-    return this.reconcileNow("reload");
+    const record = await this.reconcileNow("reload");
+    await this.health.sync(next).catch((e: unknown) => this.log("error", { msg: "health checks not restarted", error: (e as Error).message }));
+    return record;
   }
 
   /** The plan the kernel would need now (nothing applied). */
@@ -208,7 +243,7 @@ export class Daemon extends EventEmitter {
     this.running = (async () => {
       const started = Date.now();
       try {
-        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000 });
+        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000, down: this.health.down() });
         this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
         const o = result.outcome;
         this.snap.conflicts = o.plan.conflicts;
@@ -228,6 +263,7 @@ export class Daemon extends EventEmitter {
           for (const [k, n] of Object.entries(repairsOf(o.plan))) this.snap.repairs[k as RepairKind] += n ?? 0;
           this.snap.lastRepair = record;
         }
+        await this.afterReconcile(reason, result.outcome.state.applied?.desired.marks);
         this.log(o.changed ? "info" : "debug", { msg: o.changed ? "repaired" : "no drift", reason, changed: o.changed, summary: record.summary, durationMs: record.durationMs, latencyMs: record.latencyMs });
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
@@ -257,6 +293,23 @@ export class Daemon extends EventEmitter {
       this.schedule(why, this.options.debounceMs, true);
     }
     return record;
+  }
+
+  /** After a good reconcile: the dead uplinks' connections go (new ones already leave elsewhere); probes follow moved addresses. */
+  private async afterReconcile(reason: string, marks: { mask: number; uplinks: { name: string; mark: number }[] } | undefined): Promise<void> {
+    for (const uplink of [...this.flushAfter]) {
+      this.flushAfter.delete(uplink);
+      const mark = marks?.uplinks.find((u) => u.name === uplink)?.mark;
+      if (mark === undefined || !marks) continue;
+      const deleted = await deleteConntrackByMark(new ProcessRunner(this.options.netns), mark, marks.mask).catch((e: unknown) => {
+        this.log("error", { msg: "conntrack entries not deleted", uplink, error: (e as Error).message });
+        return null;
+      });
+      const last = [...this.snap.failovers].reverse().find((f) => f.uplink === uplink && f.to === "down");
+      if (last) last.connectionsDeleted = deleted;
+      this.log("info", { msg: "connections of a dead uplink deleted", uplink, deleted });
+    }
+    if (/address|link/.test(reason)) await this.health.sync(this.resolved).catch(() => undefined);
   }
 
   private log(level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>): void {

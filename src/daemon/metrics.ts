@@ -75,6 +75,38 @@ export function daemonMetrics(daemon: Daemon): Registry {
       for (const b of views) for (const t of b.targets) this.inc({ balancer: b.name, target: t.name }, t.packets);
     },
   });
+  const transitions = new Counter({ name: "symroute_uplink_transitions_total", help: "Changes of an uplink's health state.", labelNames: ["uplink", "to"], registers: [register] });
+  daemon.on("uplink", (uplink: string, t: { to: string }) => transitions.inc({ uplink, to: t.to }));
+  new Gauge({
+    name: "symroute_uplink_up",
+    help: "1 when the uplink's health checks say up, 0 when down.",
+    labelNames: ["uplink"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const h of daemon.uplinkHealth()) this.set({ uplink: h.name }, h.state === "up" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "symroute_uplink_latency_seconds",
+    help: "Smoothed round-trip time of the uplink's answered probes (EWMA).",
+    labelNames: ["uplink"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const h of daemon.uplinkHealth()) if (h.ewmaMs !== null) this.set({ uplink: h.name }, h.ewmaMs / 1000);
+    },
+  });
+  new Gauge({
+    name: "symroute_uplink_loss_ratio",
+    help: "Missed probe rounds over the last rounds, 0 to 1.",
+    labelNames: ["uplink"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const h of daemon.uplinkHealth()) this.set({ uplink: h.name }, h.loss);
+    },
+  });
   return register;
 }
 

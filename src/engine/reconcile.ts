@@ -22,6 +22,8 @@ export interface ReconcileRequest extends SessionOptions {
   /** revert unless confirmed within this many milliseconds */
   confirmTimeoutMs?: number;
   hooks?: ExecuteHooks;
+  /** uplinks whose health checks say down: compile leaves them out of outbound sharing */
+  down?: ReadonlySet<string>;
 }
 
 /** What an apply did, as data. */
@@ -41,7 +43,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileResult>
     const { runner } = session;
     const reads = startReads(runner);
     const resolved = req.load();
-    const compiled = compileForHost(resolved, await reads.facts, session.state);
+    const compiled = compileForHost(resolved, await reads.facts, session.state, req.down);
     const before = session.state;
     const outcome = await applyDesired({
       runner,

@@ -39,9 +39,19 @@ export function registerRunCommands(program: Command): void {
       daemon.on("log", (level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>) => log[level](fields));
       daemon.on("event", (kind: string, line: string) => log.debug({ msg: "kernel event", kind, line }));
 
-      const api = await startApi(daemon, socketPath(opts.netns), () =>
-        daemon.config().config.uplinks.map((u) => ({ name: u.name, interface: u.interface, gateway: u.gateway ?? null, gateway6: u.gateway6 ?? null, addresses: u.addresses ?? null })),
-      ).catch((e: unknown) => {
+      const api = await startApi(daemon, socketPath(opts.netns), () => {
+        const health = new Map(daemon.uplinkHealth().map((h) => [h.name, h]));
+        return daemon.config().config.uplinks.map((u) => ({
+          name: u.name,
+          interface: u.interface,
+          gateway: u.gateway ?? null,
+          gateway6: u.gateway6 ?? null,
+          addresses: u.addresses ?? null,
+          weight: u.weight ?? 1,
+          tier: u.tier ?? 1,
+          health: health.get(u.name) ?? null,
+        }));
+      }).catch((e: unknown) => {
         throw new CliError(`run: ${(e as Error).message}`);
       });
       const listen = opts.metrics ?? settings.metrics ?? DEFAULT_METRICS;
