@@ -23,6 +23,7 @@ have flock || need+=(util-linux)
 have promtool || need+=(prometheus)
 have ifup || need+=(ifupdown)
 [ -x /lib/systemd/systemd-networkd ] || need+=(systemd)
+have chromium || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "setup: missing ${need[*]}; run as root to install them" >&2; exit 1; fi
   echo "setup: installing ${need[*]}"

@@ -110,12 +110,28 @@ export function daemonMetrics(daemon: Daemon): Registry {
   return register;
 }
 
-/** Serves /metrics on HOST:PORT. */
-export async function startMetricsServer(register: Registry, listen: string): Promise<Server> {
+/** Other GET pages served beside /metrics (the status page): path to its content. */
+export type ExtraRoutes = Record<string, () => Promise<{ contentType: string; body: string }>>;
+
+/** Serves /metrics on HOST:PORT, and the `extra` routes (GET / and /status.json from run). */
+export async function startMetricsServer(register: Registry, listen: string, extra: ExtraRoutes = {}): Promise<Server> {
   const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(listen);
   if (!m) throw new Error(`daemon.metrics: '${listen}' is not ADDRESS:PORT`);
   const server = createServer((req, res) => {
-    if ((req.url ?? "").split("?")[0] !== "/metrics") {
+    const path = (req.url ?? "").split("?")[0];
+    const page = Object.hasOwn(extra, path) ? extra[path] : undefined;
+    if (page && (req.method === "GET" || req.method === "HEAD")) {
+      page()
+        .then(({ contentType, body }) => {
+          res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
+          res.end(req.method === "HEAD" ? undefined : body);
+        })
+        .catch((e: unknown) => {
+          res.writeHead(500).end(String(e));
+        });
+      return;
+    }
+    if (path !== "/metrics") {
       res.writeHead(404).end("see /metrics\n");
       return;
     }

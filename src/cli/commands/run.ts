@@ -10,6 +10,8 @@ import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
 import { socketPath, startApi } from "../../daemon/api.js";
 import { callDaemon } from "../../daemon/client.js";
 import { daemonMetrics, startMetricsServer } from "../../daemon/metrics.js";
+import { startHistory } from "../../daemon/history.js";
+import { statusRoutes } from "../../daemon/statusPage.js";
 import { monotonicUsec, sdNotify, watchdogIntervalMs } from "../../kernel/notify.js";
 
 /** Where metrics are served when the config does not say. */
@@ -55,7 +57,9 @@ export function registerRunCommands(program: Command): void {
         throw new CliError(`run: ${(e as Error).message}`);
       });
       const listen = opts.metrics ?? settings.metrics ?? DEFAULT_METRICS;
-      const metrics = listen === "off" ? null : await startMetricsServer(daemonMetrics(daemon), listen).catch((e: unknown) => {
+      // the status page's plots: one sample of uplink health a second, the last ten minutes
+      const history = listen === "off" ? null : startHistory(() => daemon.uplinkHealth());
+      const metrics = listen === "off" ? null : await startMetricsServer(daemonMetrics(daemon), listen, statusRoutes(daemon, history?.history ?? null)).catch((e: unknown) => {
         log.error({ msg: "metrics not served", listen, error: (e as Error).message });
         return null;
       });
@@ -96,6 +100,7 @@ export function registerRunCommands(program: Command): void {
         process.once("SIGINT", () => stop("SIGINT"));
       });
       if (watchdog) clearInterval(watchdog);
+      history?.stop();
       await daemon.stop(!!opts.destroyOnExit);
       await new Promise<void>((r) => api.close(() => r()));
       if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
