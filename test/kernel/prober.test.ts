@@ -88,6 +88,7 @@ describe.skipIf(!isRoot)("uplink health probes", () => {
     expect(transitions).toEqual([]);
 
     // the ISP silently drops (the link stays up)
+    await sleep(Math.random() * check.intervalMs);  // at any phase of the rounds
     await lab.exec("isp", ["nft", "-f", "-"], `flush table inet hp\n${ispRules("    icmp type echo-request drop\n")}`);
     const dropped = performance.now();
     const down = await waitFor("down transition", () => transitions.find((t) => t.to === "down"), 3000);
