@@ -30,6 +30,13 @@ uplinks:
     interface: eth2
     gateway: 192.0.2.1
     check: { targets: [192.0.2.1], hold: 2s }
+loadBalancers:
+  - name: web
+    vips: [10.99.0.1]
+    flows: [{ name: ping, priority: 1, protocols: [icmp] }]
+    targets:
+      - { name: via-isp1, via: 203.0.113.1, interface: eth1 }
+      - { name: via-isp2, via: 192.0.2.1, interface: eth2 }
 daemon:
   metrics: 127.0.0.1:${port}
 `;
@@ -69,8 +76,9 @@ describe.skipIf(!isRoot)("status page of the daemon", () => {
   });
 
   it("GET / and /status.json beside /metrics; isp1 cut shows down with its history; Chromium renders the plots", async (ctx) => {
-    // a few seconds of history with both uplinks up
-    await sleep(3000);
+    // a few seconds of history with both uplinks up; pings from the LAN to the VIP count in the balancer
+    await lab.exec("lan", ["ping", "-c", "5", "-i", "0.2", "-W", "1", "10.99.0.1"], undefined, true);
+    await sleep(2000);
     const before = await status();
     expect(before.uplinks.map((u) => [u.name, u.state])).toEqual([["isp1", "up"], ["isp2", "up"]]);
     await lab.nft("isp1", [
@@ -90,7 +98,11 @@ describe.skipIf(!isRoot)("status page of the daemon", () => {
     expect(s.apiVersion).toBe(1);
     expect(s.daemon.uplinksDown).toEqual(["isp1"]);
     expect(s.daemon.failovers.some((f) => f.uplink === "isp1" && f.to === "down")).toBe(true);
-    expect(s.balancers).toEqual([]);
+    expect(s.balancers.map((b) => b.name)).toEqual(["web"]);
+    const targets = s.balancers[0].targets;
+    expect(targets.map((t) => t.name)).toEqual(["via-isp1", "via-isp2"]);
+    expect(targets.reduce((a, t) => a + t.share, 0)).toBeCloseTo(1, 5);
+    expect(targets.reduce((a, t) => a + t.packets, 0)).toBeGreaterThanOrEqual(5);
     const [isp1, isp2] = ["isp1", "isp2"].map((n) => s.uplinks.find((u) => u.name === n)!);
     expect(isp1.state).toBe("down");
     expect(isp2.state).toBe("up");
@@ -132,7 +144,8 @@ describe.skipIf(!isRoot)("status page of the daemon", () => {
     expect(d).toMatch(/<div class="card uplink" data-uplink="isp1" data-state="down">/);
     expect(d).toMatch(/<div class="card uplink" data-uplink="isp2" data-state="up">/);
     expect(d).toMatch(/<span class="state down" data-state="down">down<\/span>/);
-    expect(d).toContain("no load balancer");
+    expect(d).toMatch(/<div class="card" data-balancer="web">/);
+    for (const t of targets) expect(d).toMatch(new RegExp(`<tr data-target="${t.name}"><td>${t.name}</td><td>[0-9.]+ %</td><td><span class="bar" style="width:[0-9]+px"></span></td><td>[0-9]+</td></tr>`));
     for (const name of ["isp1", "isp2"]) {
       const svg = new RegExp(`<svg [^>]*data-uplink="${name}"[^>]*>([\\s\\S]*?)</svg>`).exec(d);
       expect(svg, `${name}'s plot`).not.toBeNull();
