@@ -12,7 +12,7 @@ describe.skipIf(!isRoot)("symroute lab", () => {
   it("runs every scenario, shows each failure fixed, and tears everything down", () => {
     const r = cli(["lab"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    for (const s of ["return-path", "uplinks", "load-balancer", "routed-network", "daemon"]) expect(r.stdout).toContain(`${s}: the failure was shown and fixed`);
+    for (const s of ["return-path", "uplinks", "load-balancer", "routed-network", "daemon", "failover"]) expect(r.stdout).toContain(`${s}: the failure was shown and fixed`);
     expect(r.stdout).toMatch(/packets from the services reached the default gateway/);
     expect(r.stdout).toMatch(/isp1 dropped [1-9][0-9]* packets whose source was not its own/);
     expect(r.stdout).toMatch(/target-a +\d+ +#+/);
@@ -20,7 +20,16 @@ describe.skipIf(!isRoot)("symroute lab", () => {
     expect(r.stdout).toMatch(/outside -> vm1a 192\.0\.2\.10 on h2: OK after \d+ ms/);
     for (const fault of ["a rule deleted by hand", "the nft table flushed", "a link flap on eth2", "an address moved on eth1"])
       expect(r.stdout).toMatch(new RegExp(`${fault}[^\n]*: repaired in \\d+ ms`));
-    expect(prefixes).toHaveLength(5);
+    expect(r.stdout).toMatch(/OK +by conntrack in the host: [1-9]\d* by isp1 \(#[^)]*\), [1-9]\d* by isp2/);
+    expect(r.stdout).toMatch(/OK +isp1 marked down \d+ ms after the cut/);
+    expect(r.stdout).toMatch(/OK +new connections: \d+ drawn to isp1 failed; from \d+ ms after the cut every one succeeded by isp2/);
+    expect(r.stdout).toMatch(/OK +isp2's \d+ transfers untouched: still echoing, none restarted/);
+    expect(r.stdout).toMatch(/OK +isp1's \d+ transfers stopped/);
+    expect(r.stdout).toMatch(/OK +restarted by the lab, they echo again, by isp2/);
+    expect(r.stdout).toMatch(/OK +isp1 back up \d+ ms after it answered again/);
+    expect(r.stdout).toMatch(/OK +new connections use isp1 again: [1-9]\d* of \d+ by isp1, all succeeded/);
+    expect(r.stdout.slice(r.stdout.indexOf("== failover"))).not.toMatch(/FAIL +/);
+    expect(prefixes).toHaveLength(6);
     const left = namespaces();
     for (const p of prefixes) expect(left).not.toContain(p);
   });
@@ -28,6 +37,6 @@ describe.skipIf(!isRoot)("symroute lab", () => {
   it("refuses an unknown scenario with exit 1", () => {
     const r = cli(["lab", "nope"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("unknown scenario 'nope' (known: return-path, uplinks, load-balancer, routed-network, daemon)");
+    expect(r.stderr).toContain("unknown scenario 'nope' (known: return-path, uplinks, load-balancer, routed-network, daemon, failover)");
   });
 });
