@@ -118,9 +118,9 @@ interface Pinger {
   source: string;
   /** round number of seq 0 */
   base: number;
-  /** unwrapping of ping's 16-bit icmp_seq */
-  lastRaw: number;
-  wraps: number;
+  /** the highest seq seen, unwrapped (ping's icmp_seq is 16 bits) */
+  lastSeq: number;
+  seen: boolean;
   /** seqs shown "no answer yet" and waiting out the rest of the timeout */
   waiting: Map<number, NodeJS.Timeout>;
   stderr: string;
@@ -204,7 +204,7 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
     const argv = probeArgv(check, target, source, options);
     const full = options.netns ? ["ip", "netns", "exec", options.netns, ...argv] : argv;
     const child = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    const pinger: Pinger = { child, source, base: highest(), lastRaw: 0, wraps: 0, waiting: new Map(), stderr: "", exited: false, settled: new Set(), anchorSeq: 0, anchorAt: null, timer: null };
+    const pinger: Pinger = { child, source, base: highest(), lastSeq: 0, seen: false, waiting: new Map(), stderr: "", exited: false, settled: new Set(), anchorSeq: 0, anchorAt: null, timer: null };
     const settleSeq = (seq: number, result: ProbeResult) => {
       if (pinger.settled.has(seq) || pingers.get(target) !== pinger) return;
       pinger.settled.add(seq);
@@ -243,9 +243,17 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const parsed = parseProbeLine(line);
       if (!parsed || pingers.get(target) !== pinger) return;
-      if (parsed.seq < pinger.lastRaw - SEQ_SPACE / 2) pinger.wraps += 1;
-      pinger.lastRaw = parsed.seq;
-      const seq = parsed.seq + pinger.wraps * SEQ_SPACE;
+      if (!pinger.seen) {
+        // ping starts at 1; a helper that starts elsewhere still has its first seq in the next round
+        pinger.seen = true;
+        pinger.base -= parsed.seq - 1;
+        pinger.lastSeq = parsed.seq;
+      }
+      // icmp_seq is 16 bits: 65535 is followed by 0; unwrapped as the value nearest the highest seen
+      let seq = parsed.seq + Math.floor(pinger.lastSeq / SEQ_SPACE) * SEQ_SPACE;
+      if (seq < pinger.lastSeq - SEQ_SPACE / 2) seq += SEQ_SPACE;
+      else if (seq > pinger.lastSeq + SEQ_SPACE / 2) seq -= SEQ_SPACE;
+      pinger.lastSeq = Math.max(pinger.lastSeq, seq);
       const at = now();
       const wait = pinger.waiting.get(seq);
       if (parsed.kind === "reply") {

@@ -33,17 +33,18 @@ describe("ping's lines", () => {
   });
 });
 
-/** A ping stand-in: 192.0.2.1 answers (unless sent from 10.0.0.9), 192.0.2.2 never does, 192.0.2.3 cannot bind and exits. */
+/** A ping stand-in: 192.0.2.1 answers (unless sent from 10.0.0.9), 192.0.2.2 never does, 192.0.2.3 cannot bind and exits, 192.0.2.4 answers from icmp_seq 65531 on (and wraps to 0). */
 const FAKE = `#!/usr/bin/env node
 const args = process.argv.slice(2);
 const target = args.at(-1), source = args[args.indexOf("-I") + 1], interval = Number(args[args.indexOf("-i") + 1]) * 1000;
 if (target === "192.0.2.3") { process.stderr.write("ping: bind: Cannot assign requested address\\n"); process.exit(2); }
 console.log("PING " + target);
-let seq = 0, last = 0;
+let seq = target === "192.0.2.4" ? 65530 : 0, last = 0;
 const send = () => {
-  if (last && !(target === "192.0.2.1" && source !== "10.0.0.9")) console.log("no answer yet for icmp_seq=" + last);
-  const n = (last = ++seq);
-  if (target === "192.0.2.1" && source !== "10.0.0.9") setTimeout(() => console.log("64 bytes from " + target + ": icmp_seq=" + n + " ttl=64 time=2.00 ms"), 2);
+  if (last && !(target === "192.0.2.1" && source !== "10.0.0.9") && target !== "192.0.2.4") console.log("no answer yet for icmp_seq=" + last);
+  seq = (seq + 1) % 65536;
+  const n = (last = seq);
+  if ((target === "192.0.2.1" && source !== "10.0.0.9") || target === "192.0.2.4") setTimeout(() => console.log("64 bytes from " + target + ": icmp_seq=" + n + " ttl=64 time=2.00 ms"), 2);
 };
 send();
 setInterval(send, interval);
@@ -90,6 +91,14 @@ describe("rounds from a fake ping", () => {
     }
     expect(transitions).toEqual([]);
     expect(probes!.processes()).toBe(2);
+  });
+
+  it("icmp_seq wrapping from 65535 to 0 keeps the rounds in step", async () => {
+    const { rounds, transitions } = run(["192.0.2.4", "192.0.2.1"], { source4: "10.0.0.2" });
+    await until(() => rounds.length >= 12);
+    expect(rounds.map((r) => r.seq).slice(0, 12)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(rounds.every((r) => r.results.every((p) => p.ok))).toBe(true);
+    expect(transitions).toEqual([]);
   });
 
   it("a probe that cannot start is a miss with its error; with no answer anywhere the uplink goes down", async () => {
