@@ -66,9 +66,9 @@ export function checkSemantics(config: Config): PathIssue[] {
     });
   });
 
-  // named once, and only the first few: thousands of services naming a missing uplink must not list thousands of uplinks each
   config.uplinks.forEach((u, i) => checkUplinkCheck(u, ["uplinks", i, "check"], add));
 
+  // named once, and only the first few: thousands of services naming a missing uplink must not list thousands of uplinks each
   let known: string | undefined;
   const knownUplinks = (): string => {
     if (known === undefined) {
