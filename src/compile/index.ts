@@ -62,7 +62,7 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTabl
       ...(nftArp ? { nftArp } : {}),
       ...(extras.length ? { extras } : {}),
       ...(announce.length ? { announce } : {}),
-      ...(resolved.config.uplinks.length ? { marks: markPlan(resolved, allocation) } : {}),
+      ...(resolved.config.uplinks.length ? { marks: { ...markPlan(resolved, allocation), ...(parts.some((p) => p.outbound?.length) ? { outbound: parts.flatMap((p) => p.outbound ?? []) } : {}) } } : {}),
     },
     allocation,
     warnings: parts.flatMap((p) => p.warnings),

@@ -89,6 +89,14 @@ export function compileOutbound(resolved: ResolvedConfig, alloc: Allocation, fac
     const downNames = uplinks.filter(isDown).map((u) => u.name);
     if (downNames.length) part.warnings.push(`outbound ${policy.name}: uplink${downNames.length > 1 ? "s" : ""} ${downNames.join(", ")} down; new connections by ${chosen.length ? chosen.map((u) => u.name).join(", ") : "the main table (no uplink is live)"}`);
     const { total, ranges } = weightRanges(chosen);
+    (part.outbound ??= []).push({
+      name: policy.name,
+      from: policy.from,
+      sticky: policy.sticky,
+      seed: policySeed(policy.name),
+      total,
+      draw: ranges.map(([[first, last], u]) => ({ uplink: u.name, mark: alloc.uplinkMark.get(u.name)!, first, last })),
+    });
     for (const family of [4, 6] as const) {
       const prefixes = policy.from.map(parsePrefix).filter((p) => p !== null && p.family === family);
       if (prefixes.length === 0) continue;

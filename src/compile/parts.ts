@@ -3,6 +3,7 @@
  * come in ordered groups (pinned sources first, marks last) so the order of
  * evaluation in the kernel follows intent, not config order.
  */
+import type { OutboundPlan } from "../model/desired.js";
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
 import type { Sysctl } from "../model/sysctl.js";
@@ -35,6 +36,8 @@ export interface Part {
   extras: Extra[];
   /** rules of the `arp symroute` table */
   arpRules: NftRule[];
+  /** outbound policies' draws, for the simulator */
+  outbound?: OutboundPlan[];
   /** instances to announce (gratuitous ARP) when their route is new */
   announce: Announce[];
 }

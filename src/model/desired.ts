@@ -38,6 +38,18 @@ export interface MarkPlan {
   uplinks: { name: string; interface: string; mark: number; connmark: boolean }[];
   /** locally generated packets from these addresses get the mark (service mark strategy) */
   sources: { address: string; mark: number }[];
+  /** outbound policies as compiled now: which uplinks draw new connections, and how (for trace) */
+  outbound?: OutboundPlan[];
+}
+
+/** One outbound policy's draw: the live uplinks of its lowest live tier, each with its range of [0, total). */
+export interface OutboundPlan {
+  name: string;
+  from: string[];
+  sticky: "connection" | "source";
+  seed: number;
+  total: number;
+  draw: { uplink: string; mark: number; first: number; last: number }[];
 }
 
 /** A desired state with nothing in it: what `destroy` aims at. */

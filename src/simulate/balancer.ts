@@ -8,7 +8,8 @@ import type { BalancerInfo, BalancerTarget } from "../model/balancer.js";
 import { parseAddress, type Address } from "../net/ip.js";
 import { jhash, scaleToMod } from "./jhash.js";
 
-function addressBytes(a: Address): number[] {
+/** An address's bytes in network order, as nft's registers hold it (the key of `jhash ip saddr`). */
+export function addressBytes(a: Address): number[] {
   const n = a.family === 4 ? 4 : 16;
   const out: number[] = [];
   for (let i = n - 1; i >= 0; i--) out.push(Number((a.value >> BigInt(i * 8)) & 0xffn));

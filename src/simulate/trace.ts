@@ -7,7 +7,9 @@
 import type { BalancerInfo } from "../model/balancer.js";
 import type { MarkPlan } from "../model/desired.js";
 import { decide } from "./route.js";
-import { balancerTarget } from "./balancer.js";
+import { addressBytes, balancerTarget } from "./balancer.js";
+import { jhash, scaleToMod } from "./jhash.js";
+import { parseAddress, parsePrefix, prefixContains } from "../net/ip.js";
 import type { Decision, KernelView, Packet, RouteResult, Step } from "./types.js";
 import { hex } from "../model/rule.js";
 
@@ -57,6 +59,15 @@ function applyNft(model: NftModel, p: Packet, restoredCtMark: number | null): { 
       mark = setMasked(mark, m.mask, ctMark);
       steps.push({ kind: "nft", text: `${p.iif ? "prerouting" : "output"}: connection marked by an uplink: meta mark set ${hex(ctMark)} (restored from ct mark)` });
     }
+    // a new connection (no ct mark yet) from an outbound policy's prefixes, forwarded or the host's own: drawn
+    if (ctMark === null && !up && p.src && !m.uplinks.some((u) => u.interface === p.iif)) {
+      const drawn = drawOutbound(m, p.src, p.iif ? "prerouting" : "output");
+      if (drawn) {
+        mark = setMasked(mark, m.mask, drawn.mark);
+        ctMark = drawn.mark;
+        steps.push({ kind: "nft", text: drawn.text });
+      }
+    }
     if (!p.iif && p.src) {
       const pinned = m.sources.find((s) => s.address === p.src);
       if (pinned) {
@@ -66,6 +77,33 @@ function applyNft(model: NftModel, p: Packet, restoredCtMark: number | null): { 
     }
   }
   return { mark, ctMark, steps };
+}
+
+/**
+ * The uplink an outbound policy gives a new connection from `src` now: with
+ * `sticky: source` the kernel's jhash of the address names it; drawn at random,
+ * the trace follows the uplink with the largest share and says the shares.
+ */
+function drawOutbound(m: MarkPlan, src: string, hook: string): { mark: number; text: string } | null {
+  const a = parseAddress(src);
+  if (!a) return null;
+  for (const policy of m.outbound ?? []) {
+    const inside = policy.from.some((f) => {
+      const pre = parsePrefix(f);
+      return pre !== null && pre.family === a.family && prefixContains(pre, a);
+    });
+    if (!inside) continue;
+    if (policy.draw.length === 0) return { mark: 0, text: `${hook}: outbound ${policy.name}: no uplink is live; the main table decides` };
+    const shares = policy.draw.map((d) => `${d.uplink} ${(((d.last - d.first + 1) / policy.total) * 100).toFixed(0)}%`).join(", ");
+    if (policy.sticky === "source") {
+      const n = scaleToMod(jhash(Uint8Array.from(addressBytes(a)), policy.seed), policy.total);
+      const d = policy.draw.find((x) => n >= x.first && n <= x.last)!;
+      return { mark: d.mark, text: `${hook}: outbound ${policy.name}: new connection, jhash of ${src} (seed ${hex(policy.seed)}) mod ${policy.total} = ${n} -> uplink ${d.uplink} (${shares}): ct and meta mark set ${hex(d.mark)}` };
+    }
+    const d = [...policy.draw].sort((x, y) => y.last - y.first - (x.last - x.first))[0];
+    return { mark: d.mark, text: `${hook}: outbound ${policy.name}: new connection drawn at random among ${shares}; this trace follows ${d.uplink}: ct and meta mark set ${hex(d.mark)}` };
+  }
+  return null;
 }
 
 function withMark(p: Packet, mark: number): Packet {
