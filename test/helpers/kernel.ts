@@ -13,12 +13,12 @@ const repo = join(import.meta.dirname, "..", "..");
 export const stateDir = mkdtempSync(join(tmpdir(), "symroute-state-"));
 process.env.SYMROUTE_STATE_DIR = stateDir;
 
-/** Runs the built CLI as a user would; never throws. */
-export function cli(args: string[], env: Record<string, string> = {}): { code: number; stdout: string; stderr: string } {
+/** Runs the built CLI as a user would; never throws. `symroute lab` (every scenario) gets more time than one command. */
+export function cli(args: string[], env: Record<string, string> = {}, timeoutMs = args[0] === "lab" ? 150_000 : 60_000): { code: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [join(repo, "bin", "symroute.js"), ...args], {
     encoding: "utf8",
     env: { ...process.env, SYMROUTE_STATE_DIR: stateDir, ...env },
-    timeout: 60_000,
+    timeout: timeoutMs,
   });
   return { code: r.status ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr };
 }

@@ -32,7 +32,7 @@ describe.skipIf(!isRoot)("symroute lab", () => {
     expect(prefixes).toHaveLength(6);
     const left = namespaces();
     for (const p of prefixes) expect(left).not.toContain(p);
-  });
+  }, 180_000);
 
   it("refuses an unknown scenario with exit 1", () => {
     const r = cli(["lab", "nope"]);
