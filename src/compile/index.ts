@@ -29,9 +29,9 @@ export interface Compiled {
 }
 
 /** Compiles a validated config against the host's facts; `down` names the uplinks health checks found dead (outbound policies avoid them). */
-export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, down: ReadonlySet<string> = new Set()): Compiled {
+export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set()): Compiled {
   const allocation = allocate(resolved);
-  const lbPart = compileLoadBalancers(resolved, allocation, previousTables);
+  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, downTargets);
   const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation), compileOutbound(resolved, allocation, facts, down)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));

@@ -64,7 +64,7 @@ export function balancerSeed(name: string): number {
 }
 
 /** Compiles every load balancer; `previous` holds the tables of the last apply (for `assignment: stable`). */
-export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>): Part & { balancers: BalancerInfo[] } {
+export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>, downTargets: ReadonlySet<string> = new Set()): Part & { balancers: BalancerInfo[] } {
   const part = emptyPart();
   const balancers: BalancerInfo[] = [];
   const { config } = resolved;
@@ -73,7 +73,7 @@ export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation
     { name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" },
     { name: "lb_output", type: "filter", hook: "output", prio: LB_PRIO, policy: "accept" },
   );
-  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part)));
+  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part, downTargets)));
   // a ct expression is what makes the kernel track (and so defragment) in this namespace; notrack
   // alone does not. In a chain nothing jumps to, it costs no packet anything.
   part.chains.push({ name: "lb_defrag" });
@@ -81,12 +81,20 @@ export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation
   return { ...part, balancers };
 }
 
-function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previous: string[] | undefined, part: Part): BalancerInfo {
+function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previous: string[] | undefined, part: Part, downTargets: ReadonlySet<string>): BalancerInfo {
   const targets = [...lb.targets].sort((a, b) => a.name.localeCompare(b.name));
-  const names = targets.map((t) => t.name);
+  // targets whose health checks failed leave the table (their chains, marks and tables stay, so coming back
+  // is the same in-place change); with every target down the table keeps them all: dropping would serve no one
+  const down = new Set(targets.filter((t) => downTargets.has(`${lb.name}/${t.name}`)).map((t) => t.name));
+  if (down.size === targets.length && down.size > 0) {
+    part.warnings.push(`load balancer ${lb.name}: every target's check fails; all stay in the table`);
+    down.clear();
+  } else if (down.size > 0) part.warnings.push(`load balancer ${lb.name}: target${down.size > 1 ? "s" : ""} ${[...down].join(", ")} down; left out of the table`);
+  const names = targets.map((t) => t.name).filter((n) => !down.has(n));
+  // the size follows the configured targets, not the live ones: a target going down must not reshuffle the table
   const size = lb.maglev.size ?? defaultSize(Math.max(1, targets.length));
   const seed = balancerSeed(lb.name);
-  const table = targets.length === 0 ? [] : lb.assignment === "stable" && previous?.length === size ? stableTable(previous, names, size) : maglevTable(names, size);
+  const table = names.length === 0 ? [] : lb.assignment === "stable" && previous?.length === size ? stableTable(previous, names, size) : maglevTable(names, size);
   // named after the target, not its position: a target that comes or goes leaves the others' chains alone
   const chainOf = new Map(targets.map((t) => [t.name, targetChain(prefix, t.name)]));
   const families = new Set(lb.vips.map((v) => parseAddress(v)!.family));
@@ -110,7 +118,7 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
   }
 
   // a target without an address of a family serves only the other family: each family hashes over its own targets
-  const servable = (family: 4 | 6) => targets.filter((t) => (family === 4 ? t.via : t.via6)).map((t) => t.name);
+  const servable = (family: 4 | 6) => targets.filter((t) => (family === 4 ? t.via : t.via6) && !down.has(t.name)).map((t) => t.name);
   const tableOf = (family: 4 | 6): string[] => {
     const own = servable(family);
     if (own.length === names.length) return table;

@@ -171,11 +171,21 @@ const flowSchema = z.strictObject({
   sourcePorts: z.array(portSpec).optional(),
 });
 
+/** `targets[].check`: a TCP connect to the target through its conduit, run by `symroute run`. */
+const targetCheckSchema = z.strictObject({
+  tcp: integer(1, 65535, (input) => `must be a port 1-65535, got ${String(input)}`).describe("port connected to on the target's via address"),
+  interval: checkDuration(50, "(one probe at most every 50 ms)").default("250ms").describe("time between probes"),
+  timeout: checkDuration(10, "").optional().describe("a later answer is a failure; default half the interval"),
+  down: integer(1, 1000, (input) => `must be an integer 1-1000, got ${String(input)}`).default(3).describe("failures in a row before the target leaves the table"),
+  up: integer(1, 1000, (input) => `must be an integer 1-1000, got ${String(input)}`).default(2).describe("successes in a row before it returns"),
+});
+
 const targetSchema = z.strictObject({
   name,
   via: address({ family: 4, use: "a next hop", other: "via6" }).optional(),
   via6: address({ family: 6, use: "a next hop", other: "via" }).optional(),
   interface: iface,
+  check: targetCheckSchema.optional(),
 });
 
 export const loadBalancerSchema = z.strictObject({

@@ -17,6 +17,7 @@ import { planSummary } from "../plan/format.js";
 import { startKernelMonitor, type KernelMonitor } from "../kernel/monitor.js";
 import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./events.js";
 import { UplinkHealthTracker, type UplinkHealthView } from "./uplinkHealth.js";
+import { TargetHealthTracker, type TargetHealthView } from "./targetHealth.js";
 import type { Transition } from "./health.js";
 import { deleteConntrackByMark } from "../kernel/conntrack.js";
 import { ProcessRunner } from "../kernel/runner.js";
@@ -64,6 +65,8 @@ export interface DaemonSnapshot {
   backoffMs: number;
   /** uplinks whose health checks say down now */
   uplinksDown: string[];
+  /** load-balancer targets ("BALANCER/TARGET") whose checks fail now: out of the Maglev table */
+  targetsDown: string[];
   /** the last failovers: an uplink's change of state, and the connections it carried that were deleted */
   failovers: { uplink: string; to: "up" | "down"; at: string; reason: string; connectionsDeleted: number | null }[];
 }
@@ -110,9 +113,24 @@ export class Daemon extends EventEmitter {
       events: { seen: 0, relevant: 0, byKind: { rule: 0, route: 0, link: 0, address: 0, sysctl: 0, nft: 0 } },
       backoffMs: 0,
       uplinksDown: [],
+      targetsDown: [],
       failovers: [],
     };
     this.health = new UplinkHealthTracker(options.netns, (uplink, t) => this.onTransition(uplink, t));
+    this.targets = new TargetHealthTracker(options.netns, (key, t) => {
+      this.snap.targetsDown = [...this.targets.down()].sort();
+      this.log(t.to === "down" ? "warn" : "info", { msg: `target ${t.to}`, target: key, reason: t.reason });
+      this.emit("target", key, t);
+      // a dead target leaves the table at once (stable: only its entries move)
+      this.schedule(`target ${key} ${t.to}`, 0);
+    });
+  }
+
+  private readonly targets: TargetHealthTracker;
+
+  /** Health of the checked load-balancer targets. */
+  targetHealth(): TargetHealthView[] {
+    return this.targets.views();
   }
 
   private readonly health: UplinkHealthTracker;
@@ -160,6 +178,7 @@ export class Daemon extends EventEmitter {
     await this.monitor.started;
     const first = await this.reconcileNow("start");
     await this.health.sync(this.resolved).catch((e: unknown) => this.log("error", { msg: "health checks not started", error: (e as Error).message }));
+    await this.targets.sync(this.resolved).catch((e: unknown) => this.log("error", { msg: "target checks not started", error: (e as Error).message }));
     this.interval = setInterval(() => this.schedule("interval", 0, true), this.options.reconcileIntervalMs);
     return first;
   }
@@ -171,6 +190,7 @@ export class Daemon extends EventEmitter {
     if (this.interval) clearInterval(this.interval);
     await this.monitor?.stop();
     await this.health.stop();
+    await this.targets.stop();
     await this.running;
     if (destroyKernel) await destroy({ netns: this.options.netns });
   }
@@ -183,6 +203,7 @@ export class Daemon extends EventEmitter {
     this.log("info", { msg: "config reloaded", file: next.file });
     const record = await this.reconcileNow("reload");
     await this.health.sync(next).catch((e: unknown) => this.log("error", { msg: "health checks not restarted", error: (e as Error).message }));
+    await this.targets.sync(next).catch((e: unknown) => this.log("error", { msg: "target checks not restarted", error: (e as Error).message }));
     return record;
   }
 
@@ -243,7 +264,7 @@ export class Daemon extends EventEmitter {
     this.running = (async () => {
       const started = Date.now();
       try {
-        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000, down: this.health.down() });
+        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000, down: this.health.down(), downTargets: this.targets.down() });
         this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
         const o = result.outcome;
         this.snap.conflicts = o.plan.conflicts;
@@ -309,7 +330,10 @@ export class Daemon extends EventEmitter {
       if (last) last.connectionsDeleted = deleted;
       this.log("info", { msg: "connections of a dead uplink deleted", uplink, deleted });
     }
-    if (/address|link/.test(reason)) await this.health.sync(this.resolved).catch(() => undefined);
+    if (/address|link/.test(reason)) {
+      await this.health.sync(this.resolved).catch(() => undefined);
+      await this.targets.sync(this.resolved).catch(() => undefined);
+    }
   }
 
   private log(level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>): void {

@@ -107,6 +107,16 @@ export function daemonMetrics(daemon: Daemon): Registry {
       for (const h of daemon.uplinkHealth()) this.set({ uplink: h.name }, h.loss);
     },
   });
+  new Gauge({
+    name: "symroute_target_up",
+    help: "1 when the load-balancer target's check passes (it is in the Maglev table), 0 when it fails.",
+    labelNames: ["balancer", "target"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const h of daemon.targetHealth()) this.set({ balancer: h.balancer, target: h.target }, h.state === "up" ? 1 : 0);
+    },
+  });
   return register;
 }
 

@@ -24,6 +24,8 @@ export interface ReconcileRequest extends SessionOptions {
   hooks?: ExecuteHooks;
   /** uplinks whose health checks say down: compile leaves them out of outbound sharing */
   down?: ReadonlySet<string>;
+  /** load-balancer targets ("BALANCER/TARGET") whose health checks fail: they leave the Maglev table */
+  downTargets?: ReadonlySet<string>;
 }
 
 /** What an apply did, as data. */
@@ -43,7 +45,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileResult>
     const { runner } = session;
     const reads = startReads(runner);
     const resolved = req.load();
-    const compiled = compileForHost(resolved, await reads.facts, session.state, req.down);
+    const compiled = compileForHost(resolved, await reads.facts, session.state, req.down, req.downTargets);
     const before = session.state;
     const outcome = await applyDesired({
       runner,
