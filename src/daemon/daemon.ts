@@ -16,8 +16,9 @@ import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
 import { startKernelMonitor, type KernelMonitor } from "../kernel/monitor.js";
 import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./events.js";
-import { UplinkHealthTracker, type UplinkHealthView } from "./uplinkHealth.js";
-import { TargetHealthTracker, type TargetHealthView } from "./targetHealth.js";
+import { uplinkChecks, uplinkView, type UplinkHealthView } from "./uplinkHealth.js";
+import { targetChecks, targetView, type TargetHealthView } from "./targetHealth.js";
+import { ProbedHealth } from "./probedHealth.js";
 import type { Transition } from "./health.js";
 import { deleteConntrackByMark } from "../kernel/conntrack.js";
 import { ProcessRunner } from "../kernel/runner.js";
@@ -116,8 +117,8 @@ export class Daemon extends EventEmitter {
       targetsDown: [],
       failovers: [],
     };
-    this.health = new UplinkHealthTracker(options.netns, (uplink, t) => this.onTransition(uplink, t));
-    this.targets = new TargetHealthTracker(options.netns, (key, t) => {
+    this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t));
+    this.targets = new ProbedHealth(options.netns, (key, t) => {
       this.snap.targetsDown = [...this.targets.down()].sort();
       this.log(t.to === "down" ? "warn" : "info", { msg: `target ${t.to}`, target: key, reason: t.reason });
       this.emit("target", key, t);
@@ -126,20 +127,20 @@ export class Daemon extends EventEmitter {
     });
   }
 
-  private readonly targets: TargetHealthTracker;
+  private readonly targets: ProbedHealth;
 
   /** Health of the checked load-balancer targets. */
   targetHealth(): TargetHealthView[] {
-    return this.targets.views();
+    return this.targets.views().map(targetView);
   }
 
-  private readonly health: UplinkHealthTracker;
+  private readonly health: ProbedHealth;
   /** uplinks that went down: their connections are deleted once the reconcile moved new ones elsewhere */
   private readonly flushAfter = new Set<string>();
 
   /** Health of the checked uplinks. */
   uplinkHealth(): UplinkHealthView[] {
-    return this.health.views();
+    return this.health.views().map(uplinkView);
   }
 
   private onTransition(uplink: string, t: Transition): void {
@@ -177,8 +178,7 @@ export class Daemon extends EventEmitter {
     );
     await this.monitor.started;
     const first = await this.reconcileNow("start");
-    await this.health.sync(this.resolved).catch((e: unknown) => this.log("error", { msg: "health checks not started", error: (e as Error).message }));
-    await this.targets.sync(this.resolved).catch((e: unknown) => this.log("error", { msg: "target checks not started", error: (e as Error).message }));
+    await this.syncChecks("started");
     this.interval = setInterval(() => this.schedule("interval", 0, true), this.options.reconcileIntervalMs);
     return first;
   }
@@ -202,8 +202,7 @@ export class Daemon extends EventEmitter {
     this.snap.file = next.file;
     this.log("info", { msg: "config reloaded", file: next.file });
     const record = await this.reconcileNow("reload");
-    await this.health.sync(next).catch((e: unknown) => this.log("error", { msg: "health checks not restarted", error: (e as Error).message }));
-    await this.targets.sync(next).catch((e: unknown) => this.log("error", { msg: "target checks not restarted", error: (e as Error).message }));
+    await this.syncChecks("restarted");
     return record;
   }
 
@@ -330,9 +329,16 @@ export class Daemon extends EventEmitter {
       if (last) last.connectionsDeleted = deleted;
       this.log("info", { msg: "connections of a dead uplink deleted", uplink, deleted });
     }
-    if (/address|link/.test(reason)) {
-      await this.health.sync(this.resolved).catch(() => undefined);
-      await this.targets.sync(this.resolved).catch(() => undefined);
+    if (/address|link/.test(reason)) await this.syncChecks("retargeted");
+  }
+
+  /** Brings the uplinks' and targets' probers in step with the config in force and the addresses now. */
+  private async syncChecks(what: string): Promise<void> {
+    try {
+      await this.health.sync(await uplinkChecks(this.resolved, this.options.netns));
+      await this.targets.sync(await targetChecks(this.resolved, this.options.netns));
+    } catch (e) {
+      this.log("error", { msg: `health checks not ${what}`, error: (e as Error).message });
     }
   }
 
