@@ -91,9 +91,12 @@ const portSpec = z
 
 const gateway = (family: 4 | 6) => address({ family, use: "a gateway", other: family === 4 ? "gateway6" : "gateway" });
 
+/** The one form of a duration in the config: "250ms", "30s", "2m". */
+const DURATION = /^([0-9]+)(ms|s|m)$/;
+
 /** "250ms", "30s", "2m" in milliseconds; null for other text. The health check's durations and the daemon's share this form. */
 export function durationMs(text: string): number | null {
-  const m = /^([0-9]+)(ms|s|m)$/.exec(text);
+  const m = DURATION.exec(text);
   if (!m) return null;
   const n = Number(m[1]);
   return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
@@ -239,8 +242,6 @@ export const outboundSchema = z.strictObject({
 });
 
 /** The whole file. */
-/** "250ms", "30s", "2m": the durations the daemon takes. */
-export const DURATION = /^[0-9]+(ms|s|m)$/;
 const duration = z.string().regex(DURATION, { error: (i) => `must be a duration such as 250ms, 30s or 2m; got ${quote(String(i.input))}` });
 
 /** `symroute run`: where metrics are served and how often the whole kernel is compared besides its events. */

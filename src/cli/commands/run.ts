@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import { pino } from "pino";
 import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
-import { parseDuration } from "./apply.js";
+import { durationMs } from "../../config/schema.js";
 import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
 import { socketPath, startApi } from "../../daemon/api.js";
 import { callDaemon } from "../../daemon/client.js";
@@ -35,8 +35,9 @@ export function registerRunCommands(program: Command): void {
         netns: opts.netns,
         initial,
         load: () => loadConfigFile(file),
-        reconcileIntervalMs: parseDuration(settings.reconcileInterval ?? "30s", "daemon.reconcileInterval"),
-        debounceMs: parseDuration(settings.debounce ?? "20ms", "daemon.debounce"),
+        // validated by the schema: the same form durationMs reads
+        reconcileIntervalMs: durationMs(settings.reconcileInterval ?? "30s")!,
+        debounceMs: durationMs(settings.debounce ?? "20ms")!,
       });
       daemon.on("log", (level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>) => log[level](fields));
       daemon.on("event", (kind: string, line: string) => log.debug({ msg: "kernel event", kind, line }));
@@ -73,16 +74,9 @@ export function registerRunCommands(program: Command): void {
         }
       };
       daemon.on("reconcile", onReconcile);
-      const first = await daemon.start();
-      onReconcile(first);
-
-      // fed from the event loop that also runs the reconciles: a loop stuck (a hung await chain does not count)
-      // stops the pings and systemd restarts the daemon; a reconcile that keeps failing is the backoff's and
-      // the API's to report, not a reason to restart
-      const every = watchdogIntervalMs();
-      const watchdog = every !== null ? setInterval(() => void sdNotify("WATCHDOG=1"), every) : null;
-
-      await new Promise<void>((resolve) => {
+      // signals are handled before the first apply: a SIGTERM during start-up (systemd stopping a unit that is
+      // still starting) stops cleanly, --destroy-on-exit included, instead of killing the process
+      const stopped = new Promise<void>((resolve) => {
         process.on("SIGHUP", () => {
           void sdNotify("RELOADING=1", `MONOTONIC_USEC=${monotonicUsec()}`);
           daemon
@@ -99,6 +93,16 @@ export function registerRunCommands(program: Command): void {
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
       });
+      const first = await daemon.start();
+      onReconcile(first);
+
+      // fed from the event loop that also runs the reconciles: a loop stuck (a hung await chain does not count)
+      // stops the pings and systemd restarts the daemon; a reconcile that keeps failing is the backoff's and
+      // the API's to report, not a reason to restart
+      const every = watchdogIntervalMs();
+      const watchdog = every !== null ? setInterval(() => void sdNotify("WATCHDOG=1"), every) : null;
+
+      await stopped;
       if (watchdog) clearInterval(watchdog);
       history?.stop();
       await daemon.stop(!!opts.destroyOnExit);
