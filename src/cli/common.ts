@@ -12,7 +12,7 @@ import { AllocationError } from "../compile/allocate.js";
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
 import { readFacts } from "../kernel/facts.js";
 import type { IpState } from "../kernel/ipState.js";
-import { emptyState, readState, StateFileError, type StateFile } from "../kernel/state.js";
+import { emptyState, readStateTolerant, type StateFile } from "../kernel/state.js";
 import { compileForHost } from "../engine/host.js";
 import { noFacts, type HostFacts } from "../model/facts.js";
 import { NETNS_NAME } from "../config/names.js";
@@ -94,12 +94,7 @@ export async function compileFor(resolved: ResolvedConfig, runner: Runner | null
 
 /** The state, or an empty one when the file is unusable (for commands that never write it). */
 export function readStateOrEmpty(netns?: string): StateFile {
-  try {
-    return readState(netns);
-  } catch (e) {
-    if (e instanceof StateFileError) return emptyState();
-    throw e;
-  }
+  return readStateTolerant(netns).state;
 }
 
 /** Prints JSON to stdout. */

@@ -6,7 +6,7 @@
  */
 import { applyDesired, type ApplyOutcome } from "../apply/apply.js";
 import { emptyDesired } from "../model/desired.js";
-import { emptyState, moveStateAside, readState, removeState, StateFileError, type StateFile } from "../kernel/state.js";
+import { moveStateAside, readStateTolerant, removeState, type StateFileError, type StateFile } from "../kernel/state.js";
 import { stopRevertTimer } from "./reconcile.js";
 import { withSession, type SessionOptions } from "./session.js";
 
@@ -26,13 +26,9 @@ export interface DestroyResult {
 export async function destroy(options: SessionOptions): Promise<DestroyResult> {
   let problem: StateFileError | null = null;
   const tolerant = (netns?: string): StateFile => {
-    try {
-      return readState(netns);
-    } catch (e) {
-      if (!(e instanceof StateFileError)) throw e;
-      problem = e;
-      return emptyState();
-    }
+    const read = readStateTolerant(netns);
+    problem = read.problem;
+    return read.state;
   };
   return withSession(
     "destroy",

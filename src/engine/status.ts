@@ -8,7 +8,7 @@ import { isEmptyPlan, type Plan } from "../plan/plan.js";
 import { formatPlan } from "../plan/format.js";
 import { readLive } from "../kernel/live.js";
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
-import { emptyState, readState, StateFileError, type StateFile } from "../kernel/state.js";
+import { readStateTolerant } from "../kernel/state.js";
 import { KERNEL_TOOLS, requireTools } from "../kernel/tools.js";
 import { SYMROUTE_PROTO } from "../model/ownership.js";
 
@@ -31,18 +31,12 @@ export interface StatusReport {
 export async function status(options: { netns?: string; runner?: Runner } = {}): Promise<StatusReport & { driftPlan: Plan | null }> {
   if (!options.runner) requireTools(KERNEL_TOOLS);
   const runner = options.runner ?? new ProcessRunner(options.netns);
-  let state: StateFile;
-  let stateError: string | null = null;
-  try {
-    state = readState(options.netns);
-  } catch (e) {
-    if (!(e instanceof StateFileError)) throw e;
-    state = emptyState();
-    stateError = e.message;
-  }
-  const live = await readLive(runner, Object.keys(state.sysctlOriginals), undefined, true, false);
-  let driftPlan: Plan | null = null;
-  if (state.applied) driftPlan = (await planAgainstKernel(runner, state.applied.desired, state.applied.priorities ?? NO_RANGE, state)).plan;
+  const { state, problem } = readStateTolerant(options.netns);
+  const stateError = problem?.message ?? null;
+  // one kernel read: the drift plan's own read also gives the counts (the daemon asks on every scrape)
+  const drift = state.applied ? await planAgainstKernel(runner, state.applied.desired, state.applied.priorities ?? NO_RANGE, state) : null;
+  const live = drift?.live ?? (await readLive(runner, Object.keys(state.sysctlOriginals), undefined, true, false));
+  const driftPlan: Plan | null = drift?.plan ?? null;
   return {
     applied: state.applied ? { file: state.applied.file ?? null, at: state.applied.at } : null,
     owned: {

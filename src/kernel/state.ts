@@ -115,6 +115,20 @@ export function readState(netns?: string): StateFile {
   return parseState(text, path);
 }
 
+/**
+ * Reads the state file, taking an unusable one (corrupt, of another version) as
+ * empty and handing back why: for commands that work from the kernel's own tags
+ * then (status, destroy) or never write the state (render, trace, doctor).
+ */
+export function readStateTolerant(netns?: string): { state: StateFile; problem: StateFileError | null } {
+  try {
+    return { state: readState(netns), problem: null };
+  } catch (e) {
+    if (!(e instanceof StateFileError)) throw e;
+    return { state: emptyState(), problem: e };
+  }
+}
+
 /** Makes the state directory (0700), refusing one that is a symlink or not a directory. */
 export function ensureStateDir(): string {
   const dir = stateDir();
