@@ -88,6 +88,10 @@ export interface CliRun {
   done: Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>;
   /** resolves when stderr has printed `text` */
   printed(text: string): Promise<void>;
+  /** resolves when stdout or stderr has printed `text` (the daemon logs to stdout); rejects after `limitMs` */
+  logged(text: string, limitMs?: number): Promise<void>;
+  /** everything printed so far, stdout and stderr as they came */
+  output(): string;
 }
 
 /** Starts the built CLI without waiting, so tests can run two at once or signal one. */
@@ -98,18 +102,46 @@ export function cliAsync(args: string[], env: Record<string, string> = {}): CliR
   });
   let stdout = "";
   let stderr = "";
-  const waiters: { text: string; resolve: () => void }[] = [];
-  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  let both = "";
+  const waiters: { text: string; within: () => string; resolve: () => void }[] = [];
+  const wake = () => {
+    for (const w of waiters.splice(0)) (w.within().includes(w.text) ? w.resolve() : waiters.push(w));
+  };
+  child.stdout!.on("data", (d: Buffer) => {
+    stdout += d.toString();
+    both += d.toString();
+    wake();
+  });
   child.stderr!.on("data", (d: Buffer) => {
     stderr += d.toString();
-    for (const w of waiters.splice(0)) (stderr.includes(w.text) ? w.resolve() : waiters.push(w));
+    both += d.toString();
+    wake();
   });
   const done = new Promise<{ code: number; signal: string | null; stdout: string; stderr: string }>((resolve) =>
     child.on("close", (code, signal) => resolve({ code: code ?? 128, signal, stdout, stderr })),
   );
+  const waitFor = (text: string, within: () => string) => new Promise<void>((resolve) => (within().includes(text) ? resolve() : waiters.push({ text, within, resolve })));
   return {
     child,
     done,
-    printed: (text) => new Promise<void>((resolve) => (stderr.includes(text) ? resolve() : waiters.push({ text, resolve }))),
+    printed: (text) => waitFor(text, () => stderr),
+    logged: (text, limitMs = 15_000) =>
+      Promise.race([
+        waitFor(text, () => both),
+        new Promise<void>((_, reject) => setTimeout(() => reject(new Error(`'${text}' not printed within ${limitMs} ms:\n${both.slice(-2000)}`)), limitMs).unref()),
+      ]),
+    output: () => both,
   };
+}
+
+/** Starts `symroute run ARGS` and waits until it says it is ready (its first apply held). */
+export async function startDaemon(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const run = cliAsync(["run", ...args], env);
+  await run.logged('"msg":"ready"');
+  return run;
+}
+
+/** Stops a daemon started by the tests if it still runs (afterAll: SIGKILL, the test is over). */
+export function killDaemon(run: CliRun | undefined): void {
+  if (run && run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGKILL");
 }

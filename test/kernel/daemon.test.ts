@@ -7,15 +7,15 @@
  * SIGTERM leaves the routing in place.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { request } from "node:http";
+import { callDaemon } from "../../src/daemon/client.js";
+import { socketPath } from "../../src/daemon/api.js";
 import { Lab } from "../../src/lab/lab.js";
-import { buildTwoLinkHost, cli, configFile, isRoot, stateDir, TWO_UPLINKS_YAML } from "../helpers/kernel.js";
+import { buildTwoLinkHost, cli, isRoot, killDaemon, startDaemon, TWO_UPLINKS_YAML, type CliRun } from "../helpers/kernel.js";
 
-const repo = join(import.meta.dirname, "..", "..");
 const port = 20000 + (process.pid % 20000);
 const CONFIG = `${TWO_UPLINKS_YAML}daemon:\n  metrics: 127.0.0.1:${port}\n  reconcileInterval: 30s\n`;
 
@@ -32,23 +32,18 @@ async function until(what: string, check: () => Promise<boolean>, limitMs = 3000
   }
 }
 
-function get(path: string, socketPath: string): Promise<{ status: number; body: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath, path }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
-    })
-      .on("error", reject)
-      .end();
-  });
+/** The daemon's answer over its socket (the CLI's own client); fails the test when none answers. */
+async function get(path: string, netns: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const answer = await callDaemon("GET", path, netns);
+  if (!answer) throw new Error(`no daemon answers for ${netns}`);
+  return answer;
 }
 
 describe.skipIf(!isRoot)("symroute run", () => {
   const lab = new Lab("dm");
   let ns = "";
-  let daemon: ChildProcess;
-  let log = "";
+  let daemon: CliRun;
+  const log = () => daemon.output();
   const dir = mkdtempSync(join(tmpdir(), "symroute-daemon-"));
   const file = join(dir, "symroute.yaml");
   const sh = async (...argv: string[]) => (await lab.exec("h", argv)).stdout;
@@ -58,13 +53,10 @@ describe.skipIf(!isRoot)("symroute run", () => {
     await buildTwoLinkHost(lab);
     ns = lab.ns("h");
     writeFileSync(file, CONFIG);
-    daemon = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", file, "--netns", ns], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
-    daemon.stdout!.on("data", (d: Buffer) => (log += d.toString()));
-    daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-    await until("the daemon says ready", async () => log.includes('"msg":"ready"'), 15_000);
+    daemon = await startDaemon([file, "--netns", ns]);
   });
   afterAll(async () => {
-    if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    killDaemon(daemon);
     cli(["destroy", "--netns", ns]);
     await lab.teardown();
   });
@@ -86,8 +78,8 @@ describe.skipIf(!isRoot)("symroute run", () => {
 
   it("a link flap: the uplink's routes leave with the link and come back with it", async () => {
     await sh("ip", "link", "set", "eth1", "down");
-    await until("table of isp1 emptied while down, apply still succeeds", async () => (await sh("ip", "route", "show", "table", "1000")).trim() === "" && log.includes("is down")).catch((e: Error) => {
-      throw new Error(`${e.message}\n${log.slice(-3000)}`);
+    await until("table of isp1 emptied while down, apply still succeeds", async () => (await sh("ip", "route", "show", "table", "1000")).trim() === "" && log().includes("is down")).catch((e: Error) => {
+      throw new Error(`${e.message}\n${log().slice(-3000)}`);
     });
     await sh("ip", "link", "set", "eth1", "up");
     // the kernel drops IPv6 addresses on admin down; a network manager puts them back
@@ -116,8 +108,7 @@ describe.skipIf(!isRoot)("symroute run", () => {
   it("a foreign rule in its range is reported as a conflict (API, status, metric), never removed", async () => {
     await sh("ip", "rule", "add", "pref", "1500", "from", "10.99.0.1", "lookup", "main");
     await sh("ip", "rule", "del", "from", "192.0.2.31"); // a fault, so a reconcile runs and meets the foreign rule
-    const sock = join(stateDir, `netns-${ns}.sock`);
-    await until("conflict reported", async () => ((await get("/v1/status", sock)).body.daemon as { conflicts: string[] }).conflicts.length > 0);
+    await until("conflict reported", async () => ((await get("/v1/status", ns)).body.daemon as { conflicts: string[] }).conflicts.length > 0);
     expect(await rules()).toContain("1500:\tfrom 10.99.0.1 lookup main");
     const st = cli(["status", "--netns", ns]);
     expect(st.stdout).toContain("Daemon: running");
@@ -131,19 +122,18 @@ describe.skipIf(!isRoot)("symroute run", () => {
   });
 
   it("the API answers versioned JSON on its socket (0660): status, plan, uplinks, balancers", async () => {
-    const sock = join(stateDir, `netns-${ns}.sock`);
-    expect((spawnSync("stat", ["-c", "%a", sock], { encoding: "utf8" }).stdout ?? "").trim()).toBe("660");
-    const status = await get("/v1/status", sock);
+    expect((spawnSync("stat", ["-c", "%a", socketPath(ns)], { encoding: "utf8" }).stdout ?? "").trim()).toBe("660");
+    const status = await get("/v1/status", ns);
     expect(status.status).toBe(200);
     expect(status.body.apiVersion).toBe(1);
     expect((status.body.daemon as { reconciles: { ok: number } }).reconciles.ok).toBeGreaterThan(3);
     expect((status.body.kernel as { owned: { rules: number } }).owned.rules).toBeGreaterThan(0);
-    const plan = await get("/v1/plan", sock);
+    const plan = await get("/v1/plan", ns);
     expect((plan.body.plan as { rules: { add: unknown[] } }).rules.add).toEqual([]);
-    const uplinks = await get("/v1/uplinks", sock);
+    const uplinks = await get("/v1/uplinks", ns);
     expect((uplinks.body.uplinks as { name: string }[]).map((u) => u.name)).toEqual(["isp1", "isp2"]);
-    expect((await get("/v1/balancers", sock)).body.balancers).toEqual([]);
-    expect((await get("/v1/nothing", sock)).status).toBe(404);
+    expect((await get("/v1/balancers", ns)).body.balancers).toEqual([]);
+    expect((await get("/v1/nothing", ns)).status).toBe(404);
   });
 
   it("metrics: a scrape passes promtool and counts repairs by kind", async (ctx) => {
@@ -172,24 +162,20 @@ describe.skipIf(!isRoot)("symroute run", () => {
     expect(cli(["plan", file, "--netns", ns, "--exit-code"]).code).toBe(0);
     // SIGHUP does the same
     writeFileSync(file, CONFIG);
-    daemon.kill("SIGHUP");
+    daemon.child.kill("SIGHUP");
     await until("SIGHUP reload applied the service again", async () => cli(["plan", file, "--netns", ns, "--exit-code"]).code === 0, 3000);
   });
 
   it("SIGTERM stops the daemon and leaves the routing in place", async () => {
     const before = await rules();
-    daemon.kill("SIGTERM");
-    const code = await new Promise<number | null>((r) => (daemon.exitCode !== null ? r(daemon.exitCode) : daemon.once("exit", (c) => r(c))));
-    expect(code).toBe(0);
+    daemon.child.kill("SIGTERM");
+    expect((await daemon.done).code).toBe(0);
     expect(await rules()).toBe(before);
-    expect(log).toContain('"msg":"stopping"');
+    expect(log()).toContain('"msg":"stopping"');
     // with --destroy-on-exit the objects go with it
-    const again = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", file, "--netns", ns, "--destroy-on-exit", "--metrics", "off"], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    again.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    await until("second daemon ready", async () => out.includes('"msg":"ready"'), 15_000);
-    again.kill("SIGTERM");
-    expect(await new Promise<number | null>((r) => again.once("exit", (c) => r(c)))).toBe(0);
+    const again = await startDaemon([file, "--netns", ns, "--destroy-on-exit", "--metrics", "off"]);
+    again.child.kill("SIGTERM");
+    expect((await again.done).code).toBe(0);
     expect(await rules()).not.toContain("lookup 1000");
   });
 });

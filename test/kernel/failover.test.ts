@@ -7,14 +7,12 @@
  * answers again it comes back after the hold time.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { request } from "node:http";
+import { spawn } from "node:child_process";
+import { callDaemon } from "../../src/daemon/client.js";
 import { Lab } from "../../src/lab/lab.js";
 import { buildUplinks, UPLINKS } from "../../src/lab/uplinks.js";
-import { cli, configFile, isRoot, stateDir } from "../helpers/kernel.js";
+import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
 
-const repo = join(import.meta.dirname, "..", "..");
 const TARGET = "100.100.0.1";
 const PORT = 9998;
 const CONFIG = `version: 1
@@ -36,22 +34,16 @@ daemon:
   metrics: "off"
 `;
 
-function get(path: string, socketPath: string): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath, path }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve(JSON.parse(text) as Record<string, unknown>));
-    })
-      .on("error", reject)
-      .end();
-  });
+/** The daemon's answer to GET `path` over its socket (the CLI's own client). */
+async function get(path: string, netns: string): Promise<Record<string, unknown>> {
+  const answer = await callDaemon("GET", path, netns);
+  if (!answer) throw new Error(`no daemon answers for ${netns}`);
+  return answer.body;
 }
 
 describe.skipIf(!isRoot)("failover through the daemon", () => {
   const lab = new Lab("fo");
-  let daemon: ChildProcess;
-  let log = "";
+  let daemon: CliRun | undefined;
   const file = configFile(CONFIG, "failover.yaml");
   const connect = async () => (await lab.exec("lan", ["socat", "-u", "/dev/null", `TCP:${TARGET}:${PORT},connect-timeout=0.25`], undefined, true)).code === 0;
 
@@ -61,20 +53,16 @@ describe.skipIf(!isRoot)("failover through the daemon", () => {
       await lab.addr(isp, "lo", `${TARGET}/32`);
       lab.background(isp, ["socat", `TCP-LISTEN:${PORT},bind=${TARGET},fork,reuseaddr`, "EXEC:cat"]);
     }
-    daemon = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", file, "--netns", lab.ns("host")], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
-    daemon.stdout!.on("data", (d: Buffer) => (log += d.toString()));
-    daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-    for (let i = 0; i < 300 && !log.includes('"msg":"ready"'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(log).toContain('"msg":"ready"');
+    daemon = await startDaemon([file, "--netns", lab.ns("host")]);
   });
   afterAll(async () => {
-    if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    killDaemon(daemon);
     cli(["destroy", "--netns", lab.ns("host")]);
     await lab.teardown();
   });
 
   it("a silent isp1: down in under a second, new connections by isp2, only isp1's connections deleted, isp2's kept; back after hold", async () => {
-    const sock = join(stateDir, `netns-${lab.ns("host")}.sock`);
+    const ns = lab.ns("host");
     // settle: both uplinks up, a LAN connection works (by isp1, tier 1)
     for (let i = 0; i < 100 && !(await connect()); i++) await new Promise((r) => setTimeout(r, 50));
     expect(await connect()).toBe(true);
@@ -102,7 +90,7 @@ describe.skipIf(!isRoot)("failover through the daemon", () => {
     expect(firstOk, "a new LAN connection after the cut").toBeGreaterThan(0);
     console.log(`failover: first new connection ${firstOk} ms after the cut`);
     expect(firstOk).toBeLessThan(3000);
-    const status = await get("/v1/status", sock);
+    const status = await get("/v1/status", ns);
     const d = status.daemon as { uplinksDown: string[]; failovers: { uplink: string; to: string; connectionsDeleted: number | null }[] };
     expect(d.uplinksDown).toEqual(["isp1"]);
     const fo = d.failovers.find((f) => f.uplink === "isp1" && f.to === "down");
@@ -112,13 +100,13 @@ describe.skipIf(!isRoot)("failover through the daemon", () => {
     for (let i = 0; i < 40 && !echoed.includes("after"); i++) await new Promise((r) => setTimeout(r, 25));
     expect(echoed).toContain("after");
     held.kill();
-    const uplinks = (await get("/v1/uplinks", sock)).uplinks as { name: string; health: { state: string } | null }[];
+    const uplinks = (await get("/v1/uplinks", ns)).uplinks as { name: string; health: { state: string } | null }[];
     expect(uplinks.find((u) => u.name === "isp1")?.health?.state).toBe("down");
     // isp1 answers again: up only after the 2 s hold, then new connections use it again
     const t1 = Date.now();
     await lab.exec("isp1", ["nft", "delete", "table", "inet", "cut"]);
     for (let i = 0; i < 200; i++) {
-      const up = ((await get("/v1/status", sock)).daemon as { uplinksDown: string[] }).uplinksDown.length === 0;
+      const up = ((await get("/v1/status", ns)).daemon as { uplinksDown: string[] }).uplinksDown.length === 0;
       if (up) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -126,7 +114,7 @@ describe.skipIf(!isRoot)("failover through the daemon", () => {
     console.log(`recovery: isp1 up ${back} ms after it answered again (hold 2 s)`);
     expect(back).toBeGreaterThanOrEqual(1500);
     expect(back).toBeLessThan(6000);
-    expect(log).toContain('"msg":"uplink down"');
-    expect(log).toContain('"msg":"uplink up"');
+    expect(daemon!.output()).toContain('"msg":"uplink down"');
+    expect(daemon!.output()).toContain('"msg":"uplink up"');
   });
 });

@@ -8,7 +8,7 @@
  * root.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,9 +16,8 @@ import { Lab } from "../../src/lab/lab.js";
 import { buildUplinks } from "../../src/lab/uplinks.js";
 import { UplinkHistory } from "../../src/daemon/history.js";
 import type { StatusJson } from "../../src/daemon/statusPage.js";
-import { cli, configFile, isRoot, stateDir } from "../helpers/kernel.js";
+import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
 
-const repo = join(import.meta.dirname, "..", "..");
 const port = 41000 + (process.pid % 20000);
 const CONFIG = `version: 1
 uplinks:
@@ -56,21 +55,16 @@ describe("uplink history", () => {
 
 describe.skipIf(!isRoot)("status page of the daemon", () => {
   const lab = new Lab("sp");
-  let daemon: ChildProcess;
-  let log = "";
+  let daemon: CliRun | undefined;
   const file = configFile(CONFIG, "status.yaml");
   const status = async () => (await fetch(`http://127.0.0.1:${port}/status.json`).then((r) => r.json())) as StatusJson;
 
   beforeAll(async () => {
     await buildUplinks(lab);
-    daemon = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", file, "--netns", lab.ns("host")], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
-    daemon.stdout!.on("data", (d: Buffer) => (log += d.toString()));
-    daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-    for (let i = 0; i < 300 && !log.includes('"msg":"ready"'); i++) await sleep(50);
-    expect(log).toContain('"msg":"ready"');
+    daemon = await startDaemon([file, "--netns", lab.ns("host")]);
   });
   afterAll(async () => {
-    if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    killDaemon(daemon);
     cli(["destroy", "--netns", lab.ns("host")]);
     await lab.teardown();
   });

@@ -7,37 +7,28 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import { request } from "node:http";
+import { callDaemon } from "../../src/daemon/client.js";
 import { Lab } from "../../src/lab/lab.js";
 import { buildLoadBalancer, LB, probe, targetHost } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
-import { cli, configFile, isRoot, stateDir } from "../helpers/kernel.js";
+import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
 
-const repo = join(import.meta.dirname, "..", "..");
 const CHECK_PORT = 4001;
 const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .replace("    flows:", "    assignment: stable\n    flows:")
   .replace(/interface: (conduit-[ab]) \}/g, `interface: $1, check: { tcp: ${CHECK_PORT} } }`)
   .concat('daemon:\n  metrics: "off"\n');
 
-function status(sock: string): Promise<{ daemon: { targetsDown: string[] } }> {
-  return new Promise((resolve, reject) => {
-    request({ socketPath: sock, path: "/v1/status" }, (res) => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => resolve(JSON.parse(text) as { daemon: { targetsDown: string[] } }));
-    })
-      .on("error", reject)
-      .end();
-  });
+/** The daemon's status over its socket (the CLI's own client). */
+async function status(netns: string): Promise<{ daemon: { targetsDown: string[] } }> {
+  const answer = await callDaemon("GET", "/v1/status", netns);
+  if (!answer) throw new Error(`no daemon answers for ${netns}`);
+  return answer.body as { daemon: { targetsDown: string[] } };
 }
 
 describe.skipIf(!isRoot)("target health checks", () => {
   const lab = new Lab("th");
-  let daemon: ChildProcess;
-  let log = "";
+  let daemon: CliRun | undefined;
   const sports = Array.from({ length: 400 }, (_, i) => 20000 + i * 7);
 
   beforeAll(async () => {
@@ -45,22 +36,18 @@ describe.skipIf(!isRoot)("target health checks", () => {
     // the check's listener on each target's own address, reached through its conduit
     for (const t of LB.targets) lab.background(targetHost(t.name), ["socat", `TCP-LISTEN:${CHECK_PORT},bind=${t.v4},fork,reuseaddr`, "EXEC:cat"]);
     expect(config).toContain(`check: { tcp: ${CHECK_PORT} }`);
-    daemon = spawn(process.execPath, [join(repo, "bin", "symroute.js"), "run", configFile(config, "lb.yaml"), "--netns", lab.ns("fe")], { env: { ...process.env, SYMROUTE_STATE_DIR: stateDir }, stdio: ["ignore", "pipe", "pipe"] });
-    daemon.stdout!.on("data", (d: Buffer) => (log += d.toString()));
-    daemon.stderr!.on("data", (d: Buffer) => (log += d.toString()));
-    for (let i = 0; i < 300 && !log.includes('"msg":"ready"'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(log).toContain('"msg":"ready"');
+    daemon = await startDaemon([configFile(config, "lb.yaml"), "--netns", lab.ns("fe")]);
   });
   afterAll(async () => {
-    if (daemon.exitCode === null) daemon.kill("SIGKILL");
+    killDaemon(daemon);
     cli(["destroy", "--netns", lab.ns("fe")]);
     await lab.teardown();
   });
 
   it("a dead target leaves the table within 1.5 s and no other target's flow moves; it returns when it answers", async () => {
-    const sock = join(stateDir, `netns-${lab.ns("fe")}.sock`);
+    const ns = lab.ns("fe");
     await new Promise((r) => setTimeout(r, 1000)); // a few rounds of checks: every target up
-    expect((await status(sock)).daemon.targetsDown).toEqual([]);
+    expect((await status(ns)).daemon.targetsDown).toEqual([]);
     const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(before.filter((x) => x === "target-d").length).toBeGreaterThan(50);
     // target-d's host stops answering anything (as a crashed machine)
@@ -71,7 +58,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
     ]);
     let detected = 0;
     for (let i = 0; i < 100; i++) {
-      if ((await status(sock)).daemon.targetsDown.includes("stream-a/target-d")) {
+      if ((await status(ns)).daemon.targetsDown.includes("stream-a/target-d")) {
         detected = Date.now() - t0;
         break;
       }
@@ -86,11 +73,11 @@ describe.skipIf(!isRoot)("target health checks", () => {
     const moved = before.filter((b, i) => b !== "target-d" && after[i] !== b).length;
     expect(moved, "flows of the other targets moved").toBe(0);
     expect(after.filter((x) => x === null)).toEqual([]);
-    expect(log).toContain('"msg":"target down"');
+    expect(daemon!.output()).toContain('"msg":"target down"');
     // it answers again: back in the table
     await lab.exec(targetHost("target-d"), ["nft", "delete", "table", "inet", "dead"]);
-    for (let i = 0; i < 100 && (await status(sock)).daemon.targetsDown.length > 0; i++) await new Promise((r) => setTimeout(r, 25));
-    expect((await status(sock)).daemon.targetsDown).toEqual([]);
+    for (let i = 0; i < 100 && (await status(ns)).daemon.targetsDown.length > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect((await status(ns)).daemon.targetsDown).toEqual([]);
     await new Promise((r) => setTimeout(r, 300));
     const back = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(back.filter((x) => x === "target-d").length).toBeGreaterThan(50);
