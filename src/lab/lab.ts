@@ -92,6 +92,18 @@ export class Lab {
   /** Stops processes and deletes every namespace (their veths go with them). */
   async teardown(): Promise<void> {
     await Promise.all(this.processes.splice(0).map((p) => p.stop()));
-    for (const ns of this.namespaces.splice(0)) await runProcess(["ip", "netns", "del", ns], { allowFailure: true });
+    for (const ns of this.namespaces.splice(0)) {
+      // whatever still runs in the namespace (a forked socat child whose peer vanished, a stray probe) goes with it:
+      // `ip netns del` only unlinks the name, and such a process would live on in the orphaned namespace
+      const pids = await runProcess(["ip", "netns", "pids", ns], { allowFailure: true });
+      for (const pid of pids.stdout.split("\n").map(Number).filter((n) => n > 0)) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      await runProcess(["ip", "netns", "del", ns], { allowFailure: true });
+    }
   }
 }
