@@ -174,16 +174,55 @@ const flowSchema = z.strictObject({
   sourcePorts: z.array(portSpec).optional(),
 });
 
-/** `targets[].check`: a TCP connect to the target through its conduit, run by `symroute run`. */
-const targetCheckSchema = z.strictObject({
-  tcp: integer(1, 65535, (input) => `must be a port 1-65535, got ${String(input)}`).describe("port connected to on the target's via address"),
-  interval: checkDuration(50, "(one probe at most every 50 ms)").default("250ms").describe("time between probes"),
-  timeout: checkDuration(10, "").optional().describe("a later answer is a failure; default half the interval"),
-  down: integer(1, 1000, (input) => `must be an integer 1-1000, got ${String(input)}`).default(3).describe("failures in a row before the target leaves the table"),
-  up: integer(1, 1000, (input) => `must be an integer 1-1000, got ${String(input)}`).default(2).describe("successes in a row before it returns"),
-});
+const checkPort = integer(1, 65535, (input) => `must be a port 1-65535, got ${String(input)}`);
 
-const targetSchema = z.strictObject({
+/**
+ * `targets[].check`: one of a TCP connect, an HTTP GET or a command, run by
+ * `symroute run` through the target's conduit (from the conduit's own address,
+ * to the target's via / via6) every interval.
+ */
+const targetCheckSchema = z
+  .strictObject({
+    tcp: checkPort.optional().describe("port connected to on the target's via address"),
+    http: z
+      .strictObject({
+        port: checkPort.describe("port of the HTTP server on the target's via address"),
+        path: z.string().regex(/^\/[\x21-\x7e]*$/, { error: 'must be a path starting with "/" and without spaces or control characters' }).max(1024).default("/").describe("path asked for with GET"),
+        status: integer(100, 599, (input) => `must be an HTTP status 100-599, got ${String(input)}`).default(200).describe("the status that means healthy"),
+      })
+      .optional()
+      .describe("HTTP GET; healthy when the answer has the expected status"),
+    command: z
+      .array(z.string().min(1).max(4096))
+      .min(1)
+      .max(64)
+      .optional()
+      .describe("program and arguments, run without a shell; exit 0 means healthy. Environment: SYMROUTE_TARGET, SYMROUTE_VIA, SYMROUTE_VIA6, SYMROUTE_SOURCE, SYMROUTE_INTERFACE"),
+    interval: checkDuration(50, "(one probe at most every 50 ms)").default("250ms").describe("time between probes"),
+    timeout: checkDuration(10, "").optional().describe("a later answer is a failure; default half the interval"),
+    down: integer(1, 1000, (input) => `must be an integer 1-1000, got ${String(input)}`).default(3).describe("failures in a row before the target leaves the table"),
+    up: integer(1, 1000, (input) => `must be an integer 1-1000, got ${String(input)}`).default(2).describe("successes in a row before it returns"),
+  })
+  .superRefine((c, ctx) => {
+    const kinds = (["tcp", "http", "command"] as const).filter((k) => c[k] !== undefined);
+    if (kinds.length !== 1)
+      ctx.addIssue({ code: "custom", message: kinds.length === 0 ? "needs one of tcp, http or command" : `has ${kinds.join(" and ")}: give exactly one of tcp, http or command`, input: c });
+  });
+
+/** A target's check as the schema gives it. */
+export type TargetCheck = z.output<typeof targetCheckSchema>;
+
+/** The duration form with bounds, for fields beyond the health checks (flow memory, leases). */
+export function boundedDuration(min: number, max: number) {
+  return z.string({ error: expecting("a duration such as 30s or 2m") }).superRefine((text, ctx) => {
+    const ms = durationMs(text);
+    if (ms === null) ctx.addIssue({ code: "custom", message: `must be a duration such as 200ms, 30s or 2m; got ${quote(text)}`, input: text });
+    else if (ms < min || ms > max) ctx.addIssue({ code: "custom", message: `must be between ${min / 1000}s and ${max / 1000}s; got ${text}`, input: text });
+  });
+}
+
+/** One target of a balancer: from the file, or registered at run time (the same shape). */
+export const targetSchema = z.strictObject({
   name,
   via: address({ family: 4, use: "a next hop", other: "via6" }).optional(),
   via6: address({ family: 6, use: "a next hop", other: "via" }).optional(),
@@ -202,6 +241,21 @@ export const loadBalancerSchema = z.strictObject({
   assignment: z.enum(["maglev", "stable"]).default("maglev"),
   flows: z.array(flowSchema).min(1),
   targets: z.array(targetSchema),
+  flowMemory: z
+    .strictObject({
+      timeout: boundedDuration(1000, 86_400_000).default("120s").describe("a remembered flow is forgotten after this long without a packet"),
+      size: integer(1024, 16_777_216, (input) => `must be 1024-16777216 flows, got ${String(input)}`).default(65536).describe("most flows remembered per target and family"),
+    })
+    .optional()
+    .describe("remember each flow's target in the kernel, so target changes move no established flow; off: stateless"),
+  registration: z
+    .strictObject({
+      lease: boundedDuration(1000, 86_400_000).optional().describe("a registered target that does not renew within this long is removed; absent: registrations never expire"),
+      maxTargets: integer(1, 4096, (input) => `must be 1-4096, got ${String(input)}`).default(256).describe("most targets registered at run time"),
+    })
+    .optional()
+    .describe("targets may be added at run time through symroute run's API (symroute lb target add)"),
+  drainTimeout: boundedDuration(0, 86_400_000).default("300s").describe("the longest a drained target keeps its remembered flows before it leaves"),
   egress: z
     .strictObject({
       gateway: gateway(4).optional(),
@@ -241,6 +295,38 @@ export const outboundSchema = z.strictObject({
   masquerade: z.boolean({ error: expecting("true or false") }).default(true).describe("rewrite the source to the uplink's address"),
 });
 
+/** `bgp`: the frontend's BGP speaker (BIRD 2), which announces the VIPs while they can be served (issue 13). */
+export const BGP_DEFAULTS = { bfdInterval: "100ms", bfdMultiplier: 3, speaker: "managed", withdrawWait: "2s" } as const;
+const asn = integer(1, 4294967295, (input) => `must be an AS number 1-4294967295, got ${String(input)}`);
+export const bgpSchema = z.strictObject({
+  routerId: address({ family: 4, use: "a router id" }).describe("the speaker's router id, an IPv4 address (usually the frontend's own)"),
+  asn: asn.describe("the frontend's AS; every frontend of a service uses the same one"),
+  neighbors: z
+    .array(
+      z.strictObject({
+        address: address({ use: "a BGP neighbour" }).describe("the router's address on a directly connected network; an IPv6 neighbour gets the IPv6 VIPs"),
+        asn: asn.describe("the router's AS"),
+        bfd: z.boolean({ error: expecting("true or false") }).default(true).describe("BFD on the session: the router withdraws a dead frontend within interval x multiplier"),
+      }),
+    )
+    .min(1)
+    .max(16),
+  bfd: z
+    .strictObject({
+      interval: checkDuration(10, "").default(BGP_DEFAULTS.bfdInterval).describe("BFD transmit and receive interval"),
+      multiplier: integer(2, 255).default(BGP_DEFAULTS.bfdMultiplier).describe("missed BFD packets before the session is down"),
+    })
+    .default({ interval: BGP_DEFAULTS.bfdInterval, multiplier: BGP_DEFAULTS.bfdMultiplier }),
+  speaker: z
+    .enum(["managed", "external"])
+    .default(BGP_DEFAULTS.speaker)
+    .describe("managed: symroute run starts its own BIRD on the file it writes; external: symroute writes an include for your BIRD and runs birdc configure"),
+  birdConfig: z.string().regex(/^\/[A-Za-z0-9._\/-]+$/, { error: (i) => `must be an absolute path of letters, digits, '.', '_', '-' and '/'; got ${quote(String(i.input))}` }).optional().describe("the file symroute writes; default under /run/symroute"),
+  birdSocket: z.string().regex(/^\/[A-Za-z0-9._\/-]+$/, { error: (i) => `must be an absolute path of letters, digits, '.', '_', '-' and '/'; got ${quote(String(i.input))}` }).optional().describe("BIRD's control socket; default under /run/symroute (external: your BIRD's, e.g. /run/bird/bird.ctl)"),
+  withdrawWait: checkDuration(0, "").default(BGP_DEFAULTS.withdrawWait).describe("on stop: the longest wait for the withdrawal to leave before BIRD stops"),
+});
+export type Bgp = z.output<typeof bgpSchema>;
+
 /** The whole file. */
 const duration = z.string().regex(DURATION, { error: (i) => `must be a duration such as 250ms, 30s or 2m; got ${quote(String(i.input))}` });
 
@@ -263,6 +349,7 @@ export const configSchema = z.strictObject({
   routedNetworks: z.array(routedNetworkSchema).default([]),
   outbound: z.array(outboundSchema).default([]),
   daemon: daemonSchema.optional(),
+  bgp: bgpSchema.optional().describe("announce the VIPs by BGP (BIRD 2) while they can be served"),
 });
 
 /** A config as parsed, defaults filled in. */

@@ -13,7 +13,12 @@
 import { CHECK_DEFAULTS, durationMs, type Check } from "../config/schema.js";
 
 /** How a probe is sent. */
-export type CheckMethod = { kind: "icmp" } | { kind: "tcp"; port: number };
+export type CheckMethod =
+  | { kind: "icmp" }
+  | { kind: "tcp"; port: number }
+  | { kind: "http"; port: number; path: string; status: number }
+  /** argv run without a shell; `env` is what it is told about the target */
+  | { kind: "command"; argv: string[]; env: Record<string, string> };
 
 /** A check with its defaults filled in and its durations in milliseconds. */
 export interface CheckSettings {

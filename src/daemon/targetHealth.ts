@@ -7,7 +7,10 @@
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import { durationMs } from "../config/schema.js";
-import type { CheckSettings } from "./health.js";
+import type { CheckMethod, CheckSettings } from "./health.js";
+import type { TargetCheck, LoadBalancer } from "../config/schema.js";
+
+type Target = LoadBalancer["targets"][number];
 import { readIpState } from "../kernel/ipState.js";
 import { ProcessRunner } from "../kernel/runner.js";
 import { sourcesOf, type Checked, type CheckedView } from "./probedHealth.js";
@@ -26,8 +29,9 @@ export async function targetChecks(resolved: ResolvedConfig, netns: string | und
     const c = t.check!;
     const intervalMs = durationMs(c.interval) ?? 250;
     const settings: CheckSettings = {
-      targets: [t.via, t.via6].filter((a): a is string => !!a),
-      method: { kind: "tcp", port: c.tcp },
+      // a command runs once a round, given the first address; the connecting checks try each family
+      targets: [t.via, t.via6].filter((a): a is string => !!a).slice(0, c.command ? 1 : 2),
+      method: methodOf(c, t, links[t.interface]?.addresses ?? []),
       intervalMs,
       timeoutMs: (c.timeout ? durationMs(c.timeout) : null) ?? Math.round(intervalMs / 2),
       down: c.down,
@@ -36,6 +40,21 @@ export async function targetChecks(resolved: ResolvedConfig, netns: string | und
     };
     return { key: `${lb.name}/${t.name}`, settings, sources: sourcesOf(links[t.interface]?.addresses ?? []) };
   });
+}
+
+/** How a target's check probes: the schema guarantees exactly one of tcp, http, command. */
+function methodOf(c: TargetCheck, t: Target, addresses: string[]): CheckMethod {
+  if (c.http) return { kind: "http", ...c.http };
+  if (c.command) {
+    const src = sourcesOf(addresses);
+    const env: Record<string, string> = { SYMROUTE_TARGET: t.name, SYMROUTE_INTERFACE: t.interface };
+    if (t.via) env.SYMROUTE_VIA = t.via;
+    if (t.via6) env.SYMROUTE_VIA6 = t.via6;
+    const source = src.source4 ?? src.source6;
+    if (source) env.SYMROUTE_SOURCE = source;
+    return { kind: "command", argv: c.command, env };
+  }
+  return { kind: "tcp", port: c.tcp! };
 }
 
 /** The API's view of a target's health. */

@@ -67,6 +67,8 @@ export interface UplinkProbes {
 /** The argv of one target's long-lived probe process (without the namespace wrapper). */
 export function probeArgv(check: CheckSettings, target: string, source: string, programs: { ping?: string; node?: string } = {}): string[] {
   if (check.method.kind === "tcp") return [programs.node ?? process.execPath, "-e", TCP_HELPER, target, String(check.method.port), source, String(check.intervalMs), String(check.timeoutMs)];
+  if (check.method.kind === "http" || check.method.kind === "command")
+    return [programs.node ?? process.execPath, "-e", check.method.kind === "http" ? HTTP_HELPER : COMMAND_HELPER, target, JSON.stringify(check.method), source, String(check.intervalMs), String(check.timeoutMs)];
   const seconds = (ms: number) => String(ms / 1000);
   return [programs.ping ?? "ping", ...(isIP(target) === 6 ? ["-6"] : ["-4"]), "-n", "-O", "-i", seconds(check.intervalMs), "-W", seconds(Math.max(check.timeoutMs, check.intervalMs)), "-I", source, target];
 }
@@ -89,6 +91,65 @@ const probe = () => {
   const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
   socket.on("connect", () => finish("connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms"));
   socket.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
+};
+probe();
+setInterval(probe, Number(interval));
+process.stdout.on("error", () => process.exit(0));
+`;
+
+/**
+ * The HTTP prober: a GET of PATH from SOURCE to TARGET:PORT every INTERVAL ms;
+ * healthy when the status is the expected one, within TIMEOUT ms. The body is
+ * read and dropped (a server that never ends it times out).
+ */
+const HTTP_HELPER = `
+const http = require("node:http");
+const [target, methodJson, source, interval, timeout] = process.argv.slice(1);
+const m = JSON.parse(methodJson);
+const host = target.includes(":") ? "[" + target + "]" : target;
+let seq = 0;
+const probe = () => {
+  const n = ++seq;
+  const start = process.hrtime.bigint();
+  let done = false;
+  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); req.destroy(); process.stdout.write(line + "\\n"); };
+  const req = http.request({ host: target, port: m.port, path: m.path, method: "GET", localAddress: source, agent: false, headers: { host, "user-agent": "symroute-check" } });
+  const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
+  req.on("response", (res) => {
+    res.resume();
+    res.on("end", () => finish(res.statusCode === m.status ? "connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms" : "failed tcp_seq=" + n + " status " + res.statusCode));
+    res.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
+  });
+  req.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
+  req.end();
+};
+probe();
+setInterval(probe, Number(interval));
+process.stdout.on("error", () => process.exit(0));
+`;
+
+/**
+ * The command prober: runs ARGV (no shell) every INTERVAL ms with the target
+ * in its environment; exit 0 within TIMEOUT ms is healthy. A run still going
+ * when the next is due is killed and counts as a failure.
+ */
+const COMMAND_HELPER = `
+const { spawn } = require("node:child_process");
+const [target, methodJson, source, interval, timeout] = process.argv.slice(1);
+const m = JSON.parse(methodJson);
+let seq = 0;
+const probe = () => {
+  const n = ++seq;
+  const start = process.hrtime.bigint();
+  let done = false;
+  let child;
+  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); try { child && child.kill("SIGKILL"); } catch {} process.stdout.write(line + "\\n"); };
+  const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
+  try {
+    child = spawn(m.argv[0], m.argv.slice(1), { stdio: "ignore", env: { PATH: process.env.PATH || "/usr/sbin:/usr/bin:/sbin:/bin", ...m.env, SYMROUTE_ADDRESS: target, SYMROUTE_SOURCE: source } });
+  } catch (e) { finish("failed tcp_seq=" + n + " " + (e.code || e.message)); return; }
+  child.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
+  child.on("exit", (code, signal) => finish(code === 0 ? "connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms" : "failed tcp_seq=" + n + " " + (signal ? "killed by " + signal : "exit " + code)));
 };
 probe();
 setInterval(probe, Number(interval));
