@@ -7,6 +7,7 @@ import type { Config } from "./schema.js";
 import { parseMask, parseRange, type IdRange } from "./resolved.js";
 import { parseAddress, parsePrefix, prefixContains, isNetworkAligned, familyBits } from "../net/ip.js";
 import { checkLoadBalancers } from "./semanticLb.js";
+import { checkBgp } from "./semanticBgp.js";
 import { checkRoutedNetworks } from "./semanticNetworks.js";
 import { checkOutbound } from "./semanticOutbound.js";
 
@@ -125,6 +126,7 @@ export function checkSemantics(config: Config): PathIssue[] {
   issues.push(...checkLoadBalancers(config));
   issues.push(...checkRoutedNetworks(config));
   issues.push(...checkOutbound(config));
+  issues.push(...checkBgp(config));
   config.routedNetworks.forEach((rn, i) => claimTable(rn.table, ["routedNetworks", i, "table"], `routed network ${rn.name}`));
 
   if (tables && mask !== 0) {

@@ -22,6 +22,8 @@ import { ProbedHealth } from "./probedHealth.js";
 import type { Transition } from "./health.js";
 import { deleteConntrackByMark } from "../kernel/conntrack.js";
 import { ProcessRunner } from "../kernel/runner.js";
+import { BgpAnnouncer } from "./bgp.js";
+import type { Config } from "../config/schema.js";
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -122,6 +124,7 @@ export class Daemon extends EventEmitter {
       this.snap.targetsDown = [...this.targets.down()].sort();
       this.log(t.to === "down" ? "warn" : "info", { msg: `target ${t.to}`, target: key, reason: t.reason });
       this.emit("target", key, t);
+      this.bgp?.nudge();
       // a dead target leaves the table at once (stable: only its entries move)
       this.schedule(`target ${key} ${t.to}`, 0);
     });
@@ -166,6 +169,8 @@ export class Daemon extends EventEmitter {
 
   /** Applies the config once, then starts watching. Resolves with the first reconcile (which may have failed). */
   async start(): Promise<ReconcileRecord> {
+    // the BGP speaker first, announcing nothing: its sessions come up while the ruleset loads (issue 13)
+    this.bgp = await BgpAnnouncer.start({ netns: this.options.netns, config: () => this.resolved.config, applied: () => this.appliedConfig, targets: () => this.targetHealth(), log: (l, f) => this.log(l, f) });
     this.monitor = startKernelMonitor(
       this.options.netns,
       (source, line) => this.onLine(source, line),
@@ -186,6 +191,8 @@ export class Daemon extends EventEmitter {
   /** Stops watching; with `destroyKernel` removes symroute's objects (else they stay: routing outlives the daemon). */
   async stop(destroyKernel = false): Promise<void> {
     this.stopped = true;
+    // withdraw the VIPs and let the router converge before anything else stops
+    await this.bgp?.stop();
     if (this.timer) clearTimeout(this.timer);
     if (this.interval) clearInterval(this.interval);
     await this.monitor?.stop();
@@ -245,6 +252,14 @@ export class Daemon extends EventEmitter {
   }
 
   private lastFailureAt: number | null = null;
+  /** BGP announcements of the ready VIPs (null without `bgp`), and the config last applied without error */
+  private bgp: BgpAnnouncer | null = null;
+  private appliedConfig: Config | null = null;
+
+  /** What the BGP speaker announces now, and its sessions (null without `bgp`). */
+  async bgpStatus() {
+    return (await this.bgp?.status()) ?? null;
+  }
   private lastWarnings = "";
   private raceRetried = false;
 
@@ -279,6 +294,8 @@ export class Daemon extends EventEmitter {
         this.snap.reconciles.ok += 1;
         this.snap.backoffMs = 0;
         this.raceRetried = false;
+        this.appliedConfig = this.resolved.config;
+        this.bgp?.nudge();
         if (o.changed) {
           for (const [k, n] of Object.entries(repairsOf(o.plan))) this.snap.repairs[k as RepairKind] += n ?? 0;
           this.snap.lastRepair = record;

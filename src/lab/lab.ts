@@ -14,9 +14,10 @@ export class Lab {
   private readonly namespaces: string[] = [];
   private readonly processes: BackgroundProcess[] = [];
 
-  constructor(tag: string) {
+  /** `base` starts every namespace name ("sr"; the scale-out lab and its tests use "sb") */
+  constructor(tag: string, base = "sr") {
     counter += 1;
-    this.prefix = `sr${tag}${process.pid % 100000}x${counter}`;
+    this.prefix = `${base}${tag}${process.pid % 100000}x${counter}`;
   }
 
   /** The full namespace name of a host in this lab. */
