@@ -17,8 +17,8 @@ import { compileForHost } from "../engine/host.js";
 import { noFacts, type HostFacts } from "../model/facts.js";
 import { NETNS_NAME } from "../config/names.js";
 
-/** Exit codes of the design: 0 ok, 1 invalid or refused, 2 plan found changes, 3 apply failed and rolled back. */
-export const EXIT = { ok: 0, invalid: 1, changes: 2, rolledBack: 3 } as const;
+/** Exit codes of the design: 0 ok, 1 invalid or refused, 2 plan found changes, 3 apply failed and rolled back, 4 `trace --live` saw no packet. */
+export const EXIT = { ok: 0, invalid: 1, changes: 2, rolledBack: 3, noPackets: 4 } as const;
 
 /** An error that ends the command with a code and a message for the user. */
 export class CliError extends Error {

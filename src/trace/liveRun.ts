@@ -25,6 +25,8 @@ export interface LiveOptions {
   durationMs: number;
   /** symroute's applied balancers (from the state), for the Maglev entry */
   balancers: BalancerInfo[];
+  /** the kernel's routing state, when the caller has read it already */
+  view?: KernelView;
   /** stops the trace early (SIGINT, SIGTERM) */
   signal?: AbortSignal;
   /** called once the trace table is in place and packets are being traced */
@@ -105,7 +107,7 @@ async function enrich(runner: Runner, view: KernelView, p: LivePacket, n: number
 
 /** Runs one live trace; the trace table is gone when this returns or throws. */
 export async function runLiveTrace(runner: Runner, o: LiveOptions): Promise<LiveResult> {
-  const [hooks, view] = await Promise.all([readBaseChainHooks(runner), readKernelView(runner)]);
+  const [hooks, view] = await Promise.all([readBaseChainHooks(runner), o.view ?? readKernelView(runner)]);
   const collector = new TraceCollector(hooks);
   const reports: LiveReport[] = [];
   let finished = 0;

@@ -284,8 +284,11 @@ export function balancerOf(steps: PathStep[]): BalancerHit | undefined {
  * output (a later forward or postrouting chain does not change the route).
  */
 export class TraceCollector {
-  private readonly open = new Map<string, { packet: LivePacket; lastAt: number; base?: string }>();
+  private readonly open = new Map<string, { packet: LivePacket; lastAt: number; base?: string; seq: number }>();
   private readonly done: LivePacket[] = [];
+  /** finished packets waiting for an earlier one still open: packets are handed over in the order they started */
+  private readonly waiting = new Map<number, LivePacket>();
+  private nextOut = 1;
   /** packets started so far */
   started = 0;
 
@@ -294,18 +297,18 @@ export class TraceCollector {
     private readonly own = "symroute",
   ) {}
 
-  /** Feeds one line; returns packets it finished (a new packet with a reused id ends the old one). */
+  /** Feeds one line; returns packets now complete, in the order they started (a new packet with a reused id ends the old one). */
   add(line: string, now = Date.now()): LivePacket[] {
     const ev = parseTraceLine(line);
     if (!ev) return [];
     const finished: LivePacket[] = [];
     let cur = this.open.get(ev.id);
     if (ev.kind === "packet" && ev.table === TRACE_TABLE) {
-      if (cur) finished.push(this.finish(ev.id));
+      if (cur) finished.push(...this.finish(ev.id));
       const hook = ev.chain === "pre" ? "prerouting" : ev.chain === "out" ? "output" : undefined;
-      cur = { packet: { id: ev.id, flow: ev.packet ?? {}, ...(hook ? { hook } : {}), steps: [], mark: ev.packet?.mark ?? 0, baseChains: [] }, lastAt: now };
-      this.open.set(ev.id, cur);
       this.started += 1;
+      cur = { packet: { id: ev.id, flow: ev.packet ?? {}, ...(hook ? { hook } : {}), steps: [], mark: ev.packet?.mark ?? 0, baseChains: [] }, lastAt: now, seq: this.started };
+      this.open.set(ev.id, cur);
     }
     // events of a packet whose start the monitor missed (it began before we listened) are left out
     if (!cur) return finished;
@@ -342,28 +345,34 @@ export class TraceCollector {
   /** Ends packets that saw no event for `quietMs` (their path through every hook is over). */
   settle(now = Date.now(), quietMs = 200): LivePacket[] {
     const out: LivePacket[] = [];
-    for (const [id, cur] of this.open) if (now - cur.lastAt >= quietMs) out.push(this.finish(id));
+    for (const [id, cur] of this.open) if (now - cur.lastAt >= quietMs) out.push(...this.finish(id));
     return out;
   }
 
   /** Ends every open packet (the trace is over). */
   flush(): LivePacket[] {
-    return [...this.open.keys()].map((id) => this.finish(id));
+    return [...this.open.keys()].flatMap((id) => this.finish(id));
   }
 
-  /** Every packet finished so far, in the order they ended. */
+  /** Every packet handed over so far, in the order they started. */
   packets(): LivePacket[] {
     return [...this.done];
   }
 
-  private finish(id: string): LivePacket {
+  private finish(id: string): LivePacket[] {
     const cur = this.open.get(id)!;
     this.open.delete(id);
     const p = cur.packet;
     const b = balancerOf(p.steps);
     if (b) p.balancer = b;
-    this.done.push(p);
-    return p;
+    this.waiting.set(cur.seq, p);
+    const out: LivePacket[] = [];
+    for (let next = this.waiting.get(this.nextOut); next; next = this.waiting.get(this.nextOut)) {
+      this.waiting.delete(this.nextOut++);
+      this.done.push(next);
+      out.push(next);
+    }
+    return out;
   }
 }
 

@@ -12,13 +12,19 @@ import { trace, type NftModel } from "../../simulate/trace.js";
 import { viewAfterApply } from "../../simulate/fromDesired.js";
 import { canonicalAddress, parseAddress } from "../../net/ip.js";
 import type { Packet, RouteResult } from "../../simulate/types.js";
+import { EXIT } from "../common.js";
+import { durationMs } from "../../config/schema.js";
+import { parsePrefix } from "../../net/ip.js";
+import { interruptSignal } from "../../engine/interrupts.js";
+import { runLiveTrace, type LiveReport, type LiveResult } from "../../trace/liveRun.js";
+import { flowText, type FlowSelector } from "../../trace/liveTrace.js";
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58 };
 
 interface TraceOptions {
   maxConfigSize?: string;
   from?: string;
-  to: string;
+  to?: string;
   iif?: string;
   proto?: string;
   sport?: string;
@@ -28,6 +34,9 @@ interface TraceOptions {
   reply?: boolean;
   netns?: string;
   json?: boolean;
+  live?: boolean;
+  count?: string;
+  duration?: string;
 }
 
 function number(name: string, text: string | undefined, max: number): number | undefined {
@@ -39,6 +48,7 @@ function number(name: string, text: string | undefined, max: number): number | u
 
 /** Builds the packet from the options, refusing what the kernel would refuse. */
 export function packetFromOptions(o: TraceOptions, links: string[] | undefined): Packet {
+  if (o.to === undefined) throw new CliError("error: required option '--to <address>' not specified (or --live to trace real packets)");
   const dst = parseAddress(o.to);
   if (!dst) throw new CliError(`--to: '${o.to}' is not an IPv4 or IPv6 address`);
   const src = o.from !== undefined ? parseAddress(o.from) : null;
@@ -76,8 +86,8 @@ export function registerTraceCommand(program: Command): void {
     .command("trace")
     .description("where a packet goes and why: symroute's marks, the rule, the table, the route, the source")
     .argument("[file]", "trace against the kernel as it would be after applying this config")
-    .option("--from <address>", "source address")
-    .requiredOption("--to <address>", "destination address")
+    .option("--from <address>", "source address (with --live: address or prefix)")
+    .option("--to <address>", "destination address (with --live: address or prefix, optional)")
     .option("--iif <dev>", "the interface the packet arrives on (absent: sent by the host itself)")
     .option("--proto <proto>", "tcp, udp, sctp, icmp or a number")
     .option("--sport <port>")
@@ -85,10 +95,22 @@ export function registerTraceCommand(program: Command): void {
     .option("--mark <mark>", "fwmark the packet already carries")
     .option("--uid <uid>", "socket owner of a locally sent packet")
     .option("--reply", "also trace the reply, and say whether it leaves by the interface the request came in on")
+    .option("--live", "trace real packets: set nftrace on the flow --from/--to/--proto/--sport/--dport/--iif selects and print each one's path through symroute's chains and the route the kernel chose")
+    .option("--count <n>", "with --live: stop after this many packets", "10")
+    .option("--duration <d>", "with --live: stop after this long (250ms, 10s, 2m)", "10s")
     .option("--netns <name>", "network namespace")
     .option("--json", "machine-readable output")
     .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
+    .addHelpText(
+      "after",
+      `
+--live adds a table inet symroute_trace (priority -350, before symroute's chains) that sets
+nftrace on the selected packets, reads \`nft monitor trace\` and deletes the table at the end
+(also on Ctrl-C or SIGTERM). Exit 0 when a packet was seen, 4 when none was in time.
+  symroute trace --live --to 20.0.0.1 --proto tcp --dport 4000 --count 3 --netns fe`,
+    )
     .action(async (file: string | undefined, o: TraceOptions) => {
+      if (o.live) return traceLive(file, o);
       const runner = runnerFor(o.netns);
       let view = await readKernelView(runner);
       let model: NftModel;
@@ -124,4 +146,109 @@ export function registerTraceCommand(program: Command): void {
       }
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
+
+/** The flow selector of `--live`, refusing what cannot be traced. */
+export function selectorFromOptions(o: TraceOptions, links: string[] | undefined): FlowSelector {
+  for (const [flag, given] of [["--reply", o.reply], ["--mark", o.mark], ["--uid", o.uid]] as const)
+    if (given !== undefined && given !== false) throw new CliError(`${flag} cannot be used with --live: it traces the packets as they come`);
+  const sel: FlowSelector = {};
+  const families = new Set<number>();
+  for (const [flag, text, key] of [["--from", o.from, "src"], ["--to", o.to, "dst"]] as const) {
+    if (text === undefined) continue;
+    const p = parsePrefix(text);
+    if (!p) throw new CliError(`${flag}: '${text}' is not an IPv4 or IPv6 address or prefix`);
+    families.add(p.family);
+    sel[key] = text;
+  }
+  if (families.size > 1) throw new CliError(`--from ${o.from} and --to ${o.to} are of different address families`);
+  if (o.iif !== undefined) {
+    if (links && !links.includes(o.iif)) throw new CliError(`--iif: no interface named '${o.iif}' (known: ${links.join(", ")})`);
+    sel.iif = o.iif;
+  }
+  if (o.proto !== undefined) {
+    const proto = PROTOCOLS[o.proto] ?? number("proto", o.proto, 255);
+    if (proto === undefined) throw new CliError(`--proto: '${o.proto}' is not tcp, udp, sctp, icmp or a number`);
+    sel.proto = proto;
+  }
+  const sport = number("sport", o.sport, 65535);
+  const dport = number("dport", o.dport, 65535);
+  if (sport !== undefined) sel.sport = sport;
+  if (dport !== undefined) sel.dport = dport;
+  return sel;
+}
+
+function selectorText(sel: FlowSelector): string {
+  const proto = sel.proto === undefined ? "" : (Object.entries(PROTOCOLS).find(([, n]) => n === sel.proto)?.[0] ?? `proto ${sel.proto}`) + " ";
+  const side = (a: string | undefined, port: number | undefined) => `${a ?? "any"}${port !== undefined ? ` port ${port}` : ""}`;
+  return `${proto}${side(sel.src, sel.sport)} -> ${side(sel.dst, sel.dport)}${sel.iif ? ` arriving on ${sel.iif}` : ""}`;
+}
+
+/** One packet as text: its flow, each rule of symroute's it hit, the balancer's choice, the ip rule and the kernel's route. */
+export function liveReportText(r: LiveReport): string {
+  const f = r.flow;
+  const where = r.hook === "output" ? " sent by the host" : f.iif ? ` arriving on ${f.iif}` : "";
+  const lines = [`packet ${r.n}: ${flowText(f)}${where}${f.tcpFlags ? ` (${f.tcpFlags})` : ""}`];
+  if (r.steps.length === 0) lines.push("  no chain of symroute's saw it");
+  for (const s of r.steps) {
+    if (s.kind === "rule") lines.push(`  ${s.chain}: ${s.rule ?? ""}${s.comment ? ` # ${s.comment}` : ""}${s.verdict ? ` -> ${s.verdict}` : ""}`);
+    else lines.push(`  ${s.chain}: ${s.kind} ${s.verdict ?? ""}${s.mark !== undefined ? `, mark ${hex(s.mark)}` : ""}`);
+  }
+  const b = r.balancer;
+  if (b) {
+    const how =
+      b.source === "memory"
+        ? "from flow memory"
+        : b.source === "table"
+          ? `Maglev entry ${b.entry ?? "?"}${b.size ? ` of ${b.size}` : ""} (from the table${b.entryOwner && b.target && b.entryOwner !== b.target ? `; the applied table gives it to ${b.entryOwner}: the kernel's table differs` : ""})`
+          : b.noFlow
+            ? "no flow matched: dropped"
+            : "";
+    const choice = [b.target ? `target ${b.target}` : "", b.mark !== undefined ? `mark ${hex(b.mark)}` : ""].filter(Boolean).join(", ");
+    lines.push(`  balancer ${b.name}: ${[b.flow ? `flow ${b.flow}` : "", how].filter(Boolean).join(", ")}${choice ? ` -> ${choice}` : ""}`);
+  }
+  for (const rule of r.rules) lines.push(`  ${rule}`);
+  if (r.route) lines.push(`  => ${describe(r.route)}${r.mark ? ` (mark ${hex(r.mark)})` : ""}`);
+  else lines.push(`  => ${r.verdict === "drop" ? "dropped" : (r.verdict ?? "no verdict seen")}`);
+  return lines.join("\n");
+}
+
+async function traceLive(file: string | undefined, o: TraceOptions): Promise<void> {
+  if (file) throw new CliError("--live traces the kernel as it is: no config file");
+  const count = number("count", o.count ?? "10", 1_000_000);
+  if (!count) throw new CliError(`--count: '${o.count}' is not a number from 1 to 1000000`);
+  const duration = durationMs(o.duration ?? "10s");
+  if (duration === null || duration <= 0 || duration > 86_400_000) throw new CliError(`--duration: '${o.duration}' is not a duration such as 500ms, 10s or 2m (at most a day)`);
+  const runner = runnerFor(o.netns);
+  const view = await readKernelView(runner);
+  const selector = selectorFromOptions(o, view.links);
+  const balancers = readStateOrEmpty(o.netns).applied?.desired.balancers ?? [];
+  const interrupts = interruptSignal();
+  let result: LiveResult;
+  try {
+    result = await runLiveTrace(runner, {
+      selector,
+      count,
+      durationMs: duration,
+      balancers,
+      view,
+      signal: interrupts.signal,
+      onTracing: () => process.stderr.write(`tracing ${selectorText(selector)}${o.netns ? ` in ${o.netns}` : ""} for ${o.duration ?? "10s"} or ${count} packet${count === 1 ? "" : "s"} (Ctrl-C to stop)\n`),
+      onPacket: (r) => {
+        if (!o.json) process.stdout.write(liveReportText(r) + "\n");
+      },
+      onLost: (why) => process.stderr.write(`warning: the kernel dropped trace events (${why}); some packets may be incomplete\n`),
+    });
+  } finally {
+    interrupts.dispose();
+  }
+  if (o.json) printJson({ selector, count, durationMs: duration, stoppedBy: result.stoppedBy, lost: result.lost, packets: result.packets });
+  if (result.packets.length === 0) {
+    process.stderr.write(`no packet matched ${selectorText(selector)} ${result.stoppedBy === "signal" ? "before the trace was interrupted" : `within ${o.duration ?? "10s"}`}; the trace table is removed\n`);
+    process.exitCode = EXIT.noPackets;
+    return;
+  }
+  process.stderr.write(`${result.packets.length} packet${result.packets.length === 1 ? "" : "s"} traced (${result.stoppedBy === "count" ? "count reached" : result.stoppedBy === "signal" ? "interrupted" : result.stoppedBy === "monitor" ? "nft monitor ended" : "time is up"}); the trace table is removed\n`);
 }
