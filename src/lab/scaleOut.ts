@@ -161,3 +161,29 @@ export class FrontendDaemon {
     });
   }
 }
+
+/** A frontend's machine goes dark: everything in and out of it dropped (its BGP session's FIN included), as a power cut would. */
+export async function darken(lab: Lab, host: string): Promise<void> {
+  await lab.nft(host, [
+    { add: { table: { family: "netdev", name: "dead" } } },
+    ...["up0", "back"].map((dev) => ({ add: { chain: { family: "netdev", table: "dead", name: `in_${dev}`, type: "filter", hook: "ingress", dev, prio: -500, policy: "drop" } } })),
+    { add: { table: { family: "inet", name: "dead" } } },
+    { add: { chain: { family: "inet", table: "dead", name: "out", type: "filter", hook: "output", prio: -500, policy: "drop" } } },
+    { add: { chain: { family: "inet", table: "dead", name: "fwd", type: "filter", hook: "forward", prio: -500, policy: "drop" } } },
+  ]);
+}
+
+/** Undoes `darken`: the machine is back (with whatever its kernel holds). */
+export async function relight(lab: Lab, host: string): Promise<void> {
+  await lab.exec(host, ["nft", "delete", "table", "netdev", "dead"], undefined, true);
+  await lab.exec(host, ["nft", "delete", "table", "inet", "dead"], undefined, true);
+}
+
+/** Polls the router's kernel route for the VIP until `check` holds on its next hops: the time it took, or null past `limitMs`. */
+export async function untilNextHops(lab: Lab, check: (hops: string[]) => boolean, limitMs: number, since = Date.now()): Promise<number | null> {
+  for (;;) {
+    if (check(await routerNextHops(lab))) return Date.now() - since;
+    if (Date.now() - since > limitMs) return null;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

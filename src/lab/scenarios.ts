@@ -12,19 +12,21 @@ import { loadBalancerStory } from "./loadBalancerStory.js";
 import { routedNetworkStory } from "./routedNetworkStory.js";
 import { daemonStory } from "./daemonStory.js";
 import { failoverStory } from "./failoverStory.js";
+import { scaleOutStory } from "./scaleOutStory.js";
 
-export const SCENARIOS = ["return-path", "uplinks", "load-balancer", "routed-network", "daemon", "failover"] as const;
+export const SCENARIOS = ["return-path", "uplinks", "load-balancer", "routed-network", "daemon", "failover", "scale-out"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /** Runs one scenario from build to teardown. */
 export async function runScenario(name: Scenario, say: Say, register: (lab: Lab) => void = () => undefined): Promise<boolean> {
-  const lab = new Lab({ uplinks: "u", "load-balancer": "l", "routed-network": "n", "return-path": "r", daemon: "d", failover: "f" }[name]);
+  const lab = name === "scale-out" ? new Lab("s", "sb") : new Lab({ uplinks: "u", "load-balancer": "l", "routed-network": "n", "return-path": "r", daemon: "d", failover: "f" }[name]);
   register(lab);
   try {
     if (name === "load-balancer") return await loadBalancerStory(lab, say);
     if (name === "routed-network") return await routedNetworkStory(lab, say);
     if (name === "daemon") return await daemonStory(lab, say);
     if (name === "failover") return await failoverStory(lab, say);
+    if (name === "scale-out") return await scaleOutStory(lab, say);
     return name === "uplinks" ? await uplinksStory(lab, say) : await returnPathStory(lab, say);
   } finally {
     say("tearing down the namespaces");
