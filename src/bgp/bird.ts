@@ -9,6 +9,7 @@
  * names matching OBJECT_NAME); none reaches a shell.
  */
 import { parseAddress } from "../net/ip.js";
+import { durationMs, type Bgp } from "../config/schema.js";
 
 /** What the BIRD file needs of `bgp` (the schema's output). */
 export interface BgpSettings {
@@ -18,6 +19,11 @@ export interface BgpSettings {
   bfd: { interval: number; multiplier: number };
   /** "managed": the file is a whole bird.conf; "external": an include for the user's own bird.conf */
   speaker: "managed" | "external";
+}
+
+/** The config's `bgp` section as the renderer takes it. */
+export function bgpSettingsOf(bgp: Bgp): BgpSettings {
+  return { routerId: bgp.routerId, asn: bgp.asn, neighbors: bgp.neighbors, bfd: { interval: durationMs(bgp.bfd.interval) ?? 100, multiplier: bgp.bfd.multiplier }, speaker: bgp.speaker };
 }
 
 /** One VIP with the balancer it belongs to (a comment in the file). */

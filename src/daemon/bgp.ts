@@ -9,7 +9,7 @@
  */
 import type { Bgp, Config } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
-import { neighborProtocol, renderBird, type BgpSettings } from "../bgp/bird.js";
+import { bgpSettingsOf, neighborProtocol, renderBird } from "../bgp/bird.js";
 import { vipReadiness, vipsOf, type TargetState } from "../bgp/ready.js";
 import { birdConfigure, birdExported, birdPaths, birdProtocols, startBird, writeBirdFile, type BirdProcess } from "../kernel/bird.js";
 
@@ -30,11 +30,6 @@ export interface AnnouncerInputs {
 export interface BgpStatus {
   announced: string[];
   sessions: { name: string; state: string; info: string }[] | null;
-}
-
-/** The `bgp` section as the renderer takes it. */
-export function bgpSettings(bgp: Bgp): BgpSettings {
-  return { routerId: bgp.routerId, asn: bgp.asn, neighbors: bgp.neighbors, bfd: { interval: durationMs(bgp.bfd.interval) ?? 100, multiplier: bgp.bfd.multiplier }, speaker: bgp.speaker };
 }
 
 export class BgpAnnouncer {
@@ -68,7 +63,7 @@ export class BgpAnnouncer {
   }
 
   private async write(ready: Set<string>): Promise<boolean> {
-    return writeBirdFile(this.paths().config, renderBird(bgpSettings(this.bgp), vipsOf(this.inputs.config()), ready), this.last);
+    return writeBirdFile(this.paths().config, renderBird(bgpSettingsOf(this.bgp), vipsOf(this.inputs.config()), ready), this.last);
   }
 
   /** Re-reads readiness and announces or withdraws what changed (serialised: one birdc at a time). */

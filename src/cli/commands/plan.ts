@@ -10,6 +10,7 @@ import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
 import { parseSystemdVersionFlag, renderOptionsFor, SYSTEMD_VERSION_HELP } from "../../render/options.js";
 import { formatIssue } from "../../config/errors.js";
+import { renderBirdForUsers } from "../../bgp/render.js";
 
 export function registerReadCommands(program: Command): void {
   program
@@ -61,15 +62,17 @@ export function registerReadCommands(program: Command): void {
     .command("render")
     .description("the same state in a distribution's own format")
     .argument("<file>")
-    .requiredOption("--format <format>", `one of ${RENDER_FORMATS.join(", ")}`)
+    .requiredOption("--format <format>", `one of ${RENDER_FORMATS.join(", ")}, bird (the BGP speaker's file)`)
     .option("--netns <name>", "read interface addresses from this namespace")
     .option("--offline", "do not read the kernel; use only what the file says")
     .option("--systemd-version <n>", SYSTEMD_VERSION_HELP, parseSystemdVersionFlag)
     .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
     .action(async (file: string, opts: { format: string; netns?: string; offline?: boolean; maxConfigSize?: string; systemdVersion?: number }) => {
-      if (!(RENDER_FORMATS as readonly string[]).includes(opts.format))
-        throw new CliError(`--format: '${opts.format}' is not one of ${RENDER_FORMATS.join(", ")}`);
+      if (!(RENDER_FORMATS as readonly string[]).includes(opts.format) && opts.format !== "bird")
+        throw new CliError(`--format: '${opts.format}' is not one of ${RENDER_FORMATS.join(", ")}, bird`);
       const resolved = loadConfigFile(file, opts.maxConfigSize);
+      // the BGP speaker's file depends on the config only: no kernel read, no compile
+      if (opts.format === "bird") return void process.stdout.write(renderBirdForUsers(resolved.config));
       const compiled = await compileFor(resolved, opts.offline ? null : runnerFor(opts.netns));
       process.stdout.write(render(compiled.desired, opts.format as RenderFormat, await renderOptionsFor(opts.format as RenderFormat, opts)));
     });
