@@ -29,9 +29,9 @@ export interface Compiled {
 }
 
 /** Compiles a validated config against the host's facts; `down` names the uplinks health checks found dead (outbound policies avoid them). */
-export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set()): Compiled {
+export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set()): Compiled {
   const allocation = allocate(resolved);
-  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, downTargets);
+  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, downTargets, drainingTargets);
   const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation), compileOutbound(resolved, allocation, facts, down)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));
@@ -41,7 +41,7 @@ export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTabl
   );
   const chains = mergeChains(parts);
   const nft: NftTable | null =
-    chains.length > 0 ? { family: "inet", name: NFT_TABLE, sets: parts.flatMap((p) => p.sets), maps: parts.flatMap((p) => p.maps), chains, rules: parts.flatMap((p) => p.nftRules) } : null;
+    chains.length > 0 ? { family: "inet", name: NFT_TABLE, sets: parts.flatMap((p) => p.sets), ...(parts.some((p) => p.flowSets?.length) ? { flowSets: parts.flatMap((p) => p.flowSets ?? []) } : {}), maps: parts.flatMap((p) => p.maps), chains, rules: parts.flatMap((p) => p.nftRules) } : null;
   const arpRules = parts.flatMap((p) => p.arpRules);
   const nftArp: NftTable | null = arpRules.length
     ? { family: "arp", name: NFT_TABLE, chains: [{ name: "output", type: "filter", hook: "output", prio: 0, policy: "accept" }], rules: arpRules }

@@ -9,6 +9,8 @@ import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
 import type { NftRule } from "../model/nftTable.js";
 import type { BalancerInfo } from "../model/balancer.js";
+import { matchNfproto, matchRemembered, rememberFlow } from "../model/nftExpr.js";
+import { durationMs } from "../config/schema.js";
 import { counter, drop, gotoChain, hashIntoMark, jumpMap, markVmap, matchDaddr, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr, type HashField, type NftStatement } from "../model/nftExpr.js";
 import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
 import { defaultSize, maglevTable } from "../maglev/table.js";
@@ -53,6 +55,14 @@ const ICMP_ERRORS: Record<Family, string[]> = {
  */
 export const MAP_CHUNK = 4096;
 
+/** Protocols with ports: the ones a flow memory remembers (ICMP hashes by addresses and needs none). */
+const PORT_PROTOCOLS = ["tcp", "udp", "sctp"];
+
+/** A target's flow-memory set for one family: named after its chain, so it comes and goes with the target. */
+export function flowSetName(chain: string, family: 4 | 6): string {
+  return `${chain}_f${family}`;
+}
+
 /** The chain of a target: a stable name from the balancer and the target's name. */
 export function targetChain(prefix: string, target: string): string {
   return `${prefix}_t_${fnv1a32(target).toString(16).padStart(8, "0")}`;
@@ -64,7 +74,7 @@ export function balancerSeed(name: string): number {
 }
 
 /** Compiles every load balancer; `previous` holds the tables of the last apply (for `assignment: stable`). */
-export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>, downTargets: ReadonlySet<string> = new Set()): Part & { balancers: BalancerInfo[] } {
+export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>, downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set()): Part & { balancers: BalancerInfo[] } {
   const part = emptyPart();
   const balancers: BalancerInfo[] = [];
   const { config } = resolved;
@@ -73,7 +83,7 @@ export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation
     { name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" },
     { name: "lb_output", type: "filter", hook: "output", prio: LB_PRIO, policy: "accept" },
   );
-  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part, downTargets)));
+  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part, downTargets, drainingTargets)));
   // a ct expression is what makes the kernel track (and so defragment) in this namespace; notrack
   // alone does not. In a chain nothing jumps to, it costs no packet anything.
   part.chains.push({ name: "lb_defrag" });
@@ -81,23 +91,33 @@ export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation
   return { ...part, balancers };
 }
 
-function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previous: string[] | undefined, part: Part, downTargets: ReadonlySet<string>): BalancerInfo {
+function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previous: string[] | undefined, part: Part, downTargets: ReadonlySet<string>, drainingTargets: ReadonlySet<string>): BalancerInfo {
   const targets = [...lb.targets].sort((a, b) => a.name.localeCompare(b.name));
   // targets whose health checks failed leave the table (their chains, marks and tables stay, so coming back
   // is the same in-place change); with every target down the table keeps them all: dropping would serve no one
   const down = new Set(targets.filter((t) => downTargets.has(`${lb.name}/${t.name}`)).map((t) => t.name));
-  if (down.size === targets.length && down.size > 0) {
-    part.warnings.push(`load balancer ${lb.name}: every target's check fails; all stay in the table`);
+  // drained targets take no new flow but keep the ones they remember
+  const draining = new Set(targets.filter((t) => drainingTargets.has(`${lb.name}/${t.name}`) && !down.has(t.name)).map((t) => t.name));
+  if (down.size + draining.size === targets.length && targets.length > 0) {
+    part.warnings.push(`load balancer ${lb.name}: every target is down or drained; all stay in the table`);
     down.clear();
-  } else if (down.size > 0) part.warnings.push(`load balancer ${lb.name}: target${down.size > 1 ? "s" : ""} ${[...down].join(", ")} down; left out of the table`);
-  const names = targets.map((t) => t.name).filter((n) => !down.has(n));
-  // the size follows the configured targets, not the live ones: a target going down must not reshuffle the table
-  const size = lb.maglev.size ?? defaultSize(Math.max(1, targets.length));
+    draining.clear();
+  } else {
+    if (down.size > 0) part.warnings.push(`load balancer ${lb.name}: target${down.size > 1 ? "s" : ""} ${[...down].join(", ")} down; left out of the table`);
+    if (draining.size > 0) part.warnings.push(`load balancer ${lb.name}: target${draining.size > 1 ? "s" : ""} ${[...draining].join(", ")} drained: no new flows${lb.flowMemory ? "" : " (no flow memory: its flows move now)"}`);
+  }
+  const out = (n: string) => down.has(n) || draining.has(n);
+  const names = targets.map((t) => t.name).filter((n) => !out(n));
+  // the size follows the configured targets, not the live ones: a target going down must not reshuffle the table;
+  // a balancer that takes registrations sizes for 64 targets, so the first few registered ones do not either
+  const size = lb.maglev.size ?? defaultSize(Math.max(1, targets.length, lb.registration ? 64 : 0));
+  const memory = lb.flowMemory ? { timeout: Math.round((durationMs(lb.flowMemory.timeout) ?? 120_000) / 1000), size: lb.flowMemory.size } : null;
   const seed = balancerSeed(lb.name);
   const table = names.length === 0 ? [] : lb.assignment === "stable" && previous?.length === size ? stableTable(previous, names, size) : maglevTable(names, size);
   // named after the target, not its position: a target that comes or goes leaves the others' chains alone
   const chainOf = new Map(targets.map((t) => [t.name, targetChain(prefix, t.name)]));
   const families = new Set(lb.vips.map((v) => parseAddress(v)!.family));
+  if (memory) part.flowSets ??= [];
 
   for (const t of targets) {
     const key = targetKey(lb.name, t.name);
@@ -105,6 +125,13 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     const tableId = alloc.targetTable.get(key)!;
     part.chains.push({ name: chainOf.get(t.name)! });
     part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [setWholeMark(mark), counter()], comment: `${lb.name}: target ${t.name}` });
+    if (memory)
+      for (const family of [4, 6] as const) {
+        if (!families.has(family) || !(family === 4 ? t.via : t.via6)) continue;
+        const set = flowSetName(chainOf.get(t.name)!, family);
+        part.flowSets!.push({ name: set, family, timeout: memory.timeout, size: memory.size });
+        part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [matchNfproto(family), matchL4proto(PORT_PROTOCOLS), rememberFlow(family, set)], comment: `${lb.name}: flow memory of ${t.name}` });
+      }
     const why = `load balancer ${lb.name}: target ${t.name}`;
     if (t.via) {
       part.routes.push({ family: 4, table: tableId, dst: "default", gateway: t.via, dev: t.interface, why });
@@ -118,7 +145,7 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
   }
 
   // a target without an address of a family serves only the other family: each family hashes over its own targets
-  const servable = (family: 4 | 6) => targets.filter((t) => (family === 4 ? t.via : t.via6) && !down.has(t.name)).map((t) => t.name);
+  const servable = (family: 4 | 6) => targets.filter((t) => (family === 4 ? t.via : t.via6) && !out(t.name)).map((t) => t.name);
   const tableOf = (family: 4 | 6): string[] => {
     const own = servable(family);
     if (own.length === names.length) return table;
@@ -149,10 +176,20 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
         part.chains.push({ name: `${prefix}_${kind}${family}` });
         part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), lookup], comment: `${lb.name}: Maglev lookup` });
       }
+      if (memory) {
+        // a remembered flow goes to its target before any hashing; the recall chain is rewritten in place as targets change
+        const recall = `${prefix}_recall${family}`;
+        part.chains.push({ name: recall });
+        for (const t of targets) {
+          if (!(family === 4 ? t.via : t.via6) || down.has(t.name)) continue;
+          part.nftRules.push({ chain: recall, statements: [matchRemembered(family, flowSetName(chainOf.get(t.name)!, family)), gotoChain(chainOf.get(t.name)!)], comment: `${lb.name}: flow memory of ${t.name}` });
+        }
+        part.nftRules.push({ chain: recall, statements: [gotoChain(`${prefix}_ports${family}`)], comment: `${lb.name}: not remembered` });
+      }
       // flows in priority order; ICMP errors ahead of the first ICMP flow (port flows never match them)
       const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` };
       let errorPlaced = false;
-      for (const rule of [...lb.flows].sort((a, b) => a.priority - b.priority).flatMap((flow) => flowRules(lb, flow, family, inChain, prefix))) {
+      for (const rule of [...lb.flows].sort((a, b) => a.priority - b.priority).flatMap((flow) => flowRules(lb, flow, family, inChain, prefix, !!memory))) {
         if (!errorPlaced && rule.icmp) {
           part.nftRules.push(errorRule);
           errorPlaced = true;
@@ -179,8 +216,10 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     seed,
     assignment: lb.assignment,
     vips: lb.vips.map(canonicalAddress),
+    ...(memory ? { flowMemory: memory } : {}),
     targets: targets.map((t) => ({
       name: t.name,
+      ...(down.has(t.name) ? { state: "down" as const } : draining.has(t.name) ? { state: "draining" as const } : {}),
       mark: alloc.targetMark.get(targetKey(lb.name, t.name))!,
       table: alloc.targetTable.get(targetKey(lb.name, t.name))!,
       chain: chainOf.get(t.name)!,
@@ -228,7 +267,7 @@ function localErrorAbout(family: Family, vip: string) {
 }
 
 /** The rules of one flow for one family: split into port protocols and ICMP, which hash differently. */
-function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family: Family, chain: string, prefix: string): { rule: NftRule; icmp: boolean }[] {
+function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family: Family, chain: string, prefix: string, memory: boolean): { rule: NftRule; icmp: boolean }[] {
   const sources = flow.sources?.filter((s) => parsePrefix(s)!.family === family);
   if (flow.sources && flow.sources.length > 0 && sources!.length === 0) return [];
   const common = sources && sources.length > 0 ? [matchSaddr(family, sources)] : [];
@@ -241,7 +280,7 @@ function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family
       ...(flow.destinationPorts?.length ? [matchPorts("dport", flow.destinationPorts)] : []),
       ...(flow.sourcePorts?.length ? [matchPorts("sport", flow.sourcePorts)] : []),
       counter(),
-      gotoChain(`${prefix}_ports${family}`),
+      gotoChain(`${prefix}_${memory ? "recall" : "ports"}${family}`),
     ];
     out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: false });
   }

@@ -7,7 +7,7 @@ import type { OutboundPlan } from "../model/desired.js";
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
 import type { Sysctl } from "../model/sysctl.js";
-import type { NftRule, NftChain, NftSet, NftMap } from "../model/nftTable.js";
+import type { NftRule, NftChain, NftSet, NftMap, NftFlowSet } from "../model/nftTable.js";
 import type { Link } from "../model/link.js";
 import type { KernelFeature } from "../model/desired.js";
 import type { Extra } from "../model/extra.js";
@@ -24,6 +24,8 @@ export interface Part {
   routes: Route[];
   sysctls: Sysctl[];
   sets: NftSet[];
+  /** load balancers' flow memory */
+  flowSets?: NftFlowSet[];
   maps: NftMap[];
   chains: NftChain[];
   nftRules: NftRule[];

@@ -4,7 +4,8 @@
  * and its metrics.
  */
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
-import { readNftStructure } from "../kernel/nft.js";
+import { countSetElements, readNftStructure } from "../kernel/nft.js";
+import { flowSetName } from "../compile/loadBalancers.js";
 import { readState } from "../kernel/state.js";
 import { NFT_TABLE } from "../compile/index.js";
 import { shares } from "../maglev/stats.js";
@@ -22,6 +23,12 @@ export interface TargetView {
   entries: number;
   share: number;
   packets: number;
+  /** "up" in the table; "down" (its check fails) and "draining" take no new flows */
+  state: "up" | "down" | "draining";
+  /** flows remembered now (with flow memory) */
+  remembered?: number;
+  /** where the target comes from: absent for the file's own, "registered" for run-time ones */
+  source?: "registered";
 }
 
 /** One balancer as `lb show --json` prints it. */
@@ -32,6 +39,8 @@ export interface BalancerView {
   seed: string;
   assignment: string;
   flows: string[];
+  /** seconds a flow is remembered and the most flows per target and family; absent: stateless */
+  flowMemory?: { timeout: number; size: number };
   targets: TargetView[];
   /** flow name (and "(no flow matched: dropped)") to matched packets */
   flowMatches: Record<string, number>;
@@ -57,7 +66,10 @@ export async function nftCounters(runner: Runner): Promise<Map<string, { packets
 export async function balancerViews(options: { netns?: string; runner?: Runner; balancers?: BalancerInfo[] } = {}): Promise<BalancerView[]> {
   const all = options.balancers ?? readState(options.netns).applied?.desired.balancers ?? [];
   if (all.length === 0) return [];
-  const count = await nftCounters(options.runner ?? new ProcessRunner(options.netns));
+  const runner = options.runner ?? new ProcessRunner(options.netns);
+  const count = await nftCounters(runner);
+  const memorySets = all.filter((b) => b.flowMemory).flatMap((b) => b.targets.flatMap((t) => [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]));
+  const sizes = memorySets.length ? await countSetElements(runner, NFT_TABLE, memorySets) : new Map<string, number>();
   return all.map((b) => {
     const entries = new Map(shares(b.table, b.targets.map((t) => t.name)).map((s) => [s.name, s.entries]));
     const flowMatches: Record<string, number> = {};
@@ -70,6 +82,7 @@ export async function balancerViews(options: { netns?: string; runner?: Runner; 
       seed: hex(b.seed),
       assignment: b.assignment,
       flows: b.flows,
+      ...(b.flowMemory ? { flowMemory: b.flowMemory } : {}),
       flowMatches,
       targets: b.targets.map((t) => ({
         ...t,
@@ -77,6 +90,8 @@ export async function balancerViews(options: { netns?: string; runner?: Runner; 
         entries: entries.get(t.name) ?? 0,
         share: b.size ? (entries.get(t.name) ?? 0) / b.size : 0,
         packets: count.get(`${b.name}: target ${t.name}`)?.packets ?? 0,
+        state: t.state ?? "up",
+        ...(b.flowMemory ? { remembered: (sizes.get(flowSetName(t.chain, 4)) ?? 0) + (sizes.get(flowSetName(t.chain, 6)) ?? 0) } : {}),
       })),
     };
   });

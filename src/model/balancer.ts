@@ -11,6 +11,8 @@ export interface BalancerTarget {
   interface: string;
   via?: string;
   via6?: string;
+  /** absent: in the table */
+  state?: "down" | "draining";
 }
 
 export interface BalancerInfo {
@@ -18,6 +20,8 @@ export interface BalancerInfo {
   size: number;
   seed: number;
   assignment: "maglev" | "stable";
+  /** flow memory: seconds a flow is remembered, most flows per target and family */
+  flowMemory?: { timeout: number; size: number };
   vips: string[];
   targets: BalancerTarget[];
   flows: string[];

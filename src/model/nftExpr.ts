@@ -228,3 +228,33 @@ export function drawVmap(key: DrawKey, entries: [[number, number], string][]): N
 export function matchCtMark(mask: number, value: number): NftStatement {
   return { json: { match: { op: "==", left: { "&": [ct("mark"), mask >>> 0] }, right: value >>> 0 } }, text: `ct mark & ${hex(mask)} == ${hex(value)}` };
 }
+
+/** The 4-tuple a remembered flow is keyed by: addresses and ports, as the Maglev hash reads them. */
+function flowKey(family: 4 | 6) {
+  const ip = family === 4 ? "ip" : "ip6";
+  return {
+    json: { concat: [{ payload: { protocol: ip, field: "saddr" } }, { payload: { protocol: ip, field: "daddr" } }, { payload: { protocol: "th", field: "sport" } }, { payload: { protocol: "th", field: "dport" } }] },
+    text: `${ip} saddr . ${ip} daddr . th sport . th dport`,
+  };
+}
+
+/** `ip saddr . ip daddr . th sport . th dport @SET`: the flow is remembered in SET. */
+export function matchRemembered(family: 4 | 6, set: string): NftStatement {
+  const key = flowKey(family);
+  return { json: { match: { op: "==", left: key.json, right: `@${set}` } }, text: `${key.text} @${set}` };
+}
+
+/**
+ * `update @SET { ip saddr . ip daddr . th sport . th dport }`: remember the flow, or
+ * refresh its timeout. A set per target rather than one map of flow to mark: this
+ * nft's JSON has no statement that writes a map element from the packet path.
+ */
+export function rememberFlow(family: 4 | 6, set: string): NftStatement {
+  const key = flowKey(family);
+  return { json: { set: { op: "update", elem: key.json, set: `@${set}` } }, text: `update @${set} { ${key.text} }` };
+}
+
+/** `meta nfproto ipv4|ipv6` */
+export function matchNfproto(family: 4 | 6): NftStatement {
+  return { json: { match: { op: "==", left: meta("nfproto"), right: family === 4 ? "ipv4" : "ipv6" } }, text: `meta nfproto ipv${family}` };
+}

@@ -23,6 +23,31 @@ export interface NftSet {
   elem: string[];
 }
 
+/**
+ * A set of remembered flows (a load balancer's flow memory, one per target and
+ * family): filled from the packet path, each element forgotten `timeout`
+ * seconds after its flow's last packet. Never written by symroute, only created
+ * and deleted, so plans and listings leave its elements out.
+ */
+export interface NftFlowSet {
+  name: string;
+  family: 4 | 6;
+  /** seconds */
+  timeout: number;
+  size: number;
+}
+
+/** The nft type of a flow set's key: source, destination, source port, destination port. */
+export function flowSetType(family: 4 | 6): string[] {
+  const addr = family === 4 ? "ipv4_addr" : "ipv6_addr";
+  return [addr, addr, "inet_service", "inet_service"];
+}
+
+/** The JSON command that creates a flow set. */
+export function flowSetCommand(family: NftTable["family"], table: string, s: NftFlowSet): Record<string, unknown> {
+  return { add: { set: { family, table, name: s.name, type: flowSetType(s.family), flags: ["timeout"], timeout: s.timeout, size: s.size } } };
+}
+
 /** A rule: statements in order, in one chain. */
 export interface NftRule {
   chain: string;
@@ -42,6 +67,7 @@ export interface NftTable {
   family: "inet" | "ip" | "ip6" | "arp";
   name: string;
   sets?: NftSet[];
+  flowSets?: NftFlowSet[];
   maps?: NftMap[];
   chains: NftChain[];
   rules: NftRule[];
@@ -63,6 +89,7 @@ export function tableCommands(table: NftTable): Record<string, unknown>[] {
   return [
     { add: { table: t } },
     ...(table.sets ?? []).map((s) => ({ add: { set: { family: table.family, table: table.name, name: s.name, type: s.type, elem: s.elem } } })),
+    ...(table.flowSets ?? []).map((s) => flowSetCommand(table.family, table.name, s)),
     ...table.chains.map((c) => ({
       add: {
         chain: {
@@ -104,6 +131,7 @@ export function tableText(table: NftTable): string {
     if (set.elem.length) lines.push(`\t\telements = { ${set.elem.join(", ")} }`);
     lines.push("\t}");
   }
+  for (const set of table.flowSets ?? []) lines.push(`\tset ${set.name} {`, `\t\ttype ${flowSetType(set.family).join(" . ")}`, `\t\tsize ${set.size}`, "\t\tflags dynamic,timeout", `\t\ttimeout ${set.timeout}s`, "\t}");
   for (const map of table.maps ?? []) {
     lines.push(`\tmap ${map.name} {`, "\t\ttype mark : verdict");
     if (map.elem.length) lines.push(`\t\telements = { ${map.elem.map(([k, c]) => `${k} : jump ${c}`).join(", ")} }`);

@@ -68,7 +68,9 @@ export function listingChanged(recorded: string | null, listing: NftObject[]): b
  */
 export function withAppliedElements(listing: NftObject[], applied: NftTable): NftObject[] | null {
   const maps = new Map((applied.maps ?? []).map((m) => [m.name, m.elem.map(([k, chain]) => [k, { jump: { target: chain } }] as [number, unknown])]));
-  const sets = new Map((applied.sets ?? []).map((s) => [s.name, s.elem]));
+  const sets = new Map<string, unknown[]>((applied.sets ?? []).map((s) => [s.name, s.elem]));
+  // flow memory: filled by packets, never by symroute; a table put back starts with it empty
+  for (const f of applied.flowSets ?? []) sets.set(f.name, []);
   const out: NftObject[] = [];
   for (const o of listing) {
     const body = o.set ?? o.map;

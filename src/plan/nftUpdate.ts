@@ -5,9 +5,10 @@
  * else in the table differs. Computed from the two tables as data in one pass
  * over each, with no command list of the whole table built.
  */
-import type { NftMap, NftRule, NftTable } from "../model/nftTable.js";
+import { flowSetCommand, type NftMap, type NftRule, type NftTable } from "../model/nftTable.js";
 
-const TARGET_CHAIN = /_t_[0-9a-f]{8}$/;
+/** Chains that change with the targets: each target's own, and a flow memory's recall chain (a rule per target). */
+const TARGET_CHAIN = /_t_[0-9a-f]{8}$|_recall[46]$/;
 
 /** What an in-place change does: its commands, and how many map entries and target chains it touches. */
 export interface TargetUpdate {
@@ -24,6 +25,8 @@ function rest(t: NftTable): string {
     t.family,
     t.name,
     t.sets ?? [],
+    // flow sets come and go with their targets; their settings are the balancers' and change the table
+    [...new Set((t.flowSets ?? []).map((f) => `${f.family}/${f.timeout}/${f.size}`))].sort(),
     (t.maps ?? []).map((m) => m.name),
     t.chains.filter((c) => !TARGET_CHAIN.test(c.name)),
     t.rules.filter((r) => !TARGET_CHAIN.test(r.chain)).map((r) => [r.chain, ruleJson(r)]),
@@ -66,6 +69,18 @@ function entryChanges(prev: NftMap["elem"], next: NftMap["elem"]): { remove: num
   return { remove, add };
 }
 
+/** The flow sets a recall chain sends to: the targets whose remembered flows are honoured. */
+function recalled(t: NftTable): Set<string> {
+  const names = new Set<string>();
+  for (const r of t.rules)
+    if (/_recall[46]$/.test(r.chain))
+      for (const st of r.statements) {
+        const right = (st.json as { match?: { right?: unknown } }).match?.right;
+        if (typeof right === "string" && right.startsWith("@")) names.add(right.slice(1));
+      }
+  return names;
+}
+
 /** The commands that turn table `prev` into `next`, or null when more than targets changed. */
 export function targetUpdate(prev: NftTable, next: NftTable): TargetUpdate | null {
   if (rest(prev) !== rest(next)) return null;
@@ -76,6 +91,10 @@ export function targetUpdate(prev: NftTable, next: NftTable): TargetUpdate | nul
   const rulesOf = new Map<string, NftRule[]>();
   for (const r of next.rules) if (TARGET_CHAIN.test(r.chain)) rulesOf.set(r.chain, [...(rulesOf.get(r.chain) ?? []), r]);
   let chains = 0;
+  const prevSets = new Set((prev.flowSets ?? []).map((f) => f.name));
+  const nextSets = new Set((next.flowSets ?? []).map((f) => f.name));
+  // new flow sets before the rules that use them
+  for (const f of next.flowSets ?? []) if (!prevSets.has(f.name)) commands.push(flowSetCommand(next.family, next.name, f));
   for (const [name, rules] of after) {
     const old = before.get(name);
     if (old === rules) continue;
@@ -96,5 +115,11 @@ export function targetUpdate(prev: NftTable, next: NftTable): TargetUpdate | nul
     chains++;
     commands.push({ flush: { chain: { ...t, name } } }, { delete: { chain: { ...t, name } } });
   }
+  // a target that left the recall chain (down) forgets its flows: back, it starts with none, and the
+  // flows that moved away stay where they went; sets of targets that are gone go after the rules using them
+  const before_ = recalled(prev);
+  const after_ = recalled(next);
+  for (const name of before_) if (!after_.has(name) && nextSets.has(name)) commands.push({ flush: { set: { ...t, name } } });
+  for (const name of prevSets) if (!nextSets.has(name)) commands.push({ delete: { set: { ...t, name } } });
   return { commands, entries, chains };
 }
