@@ -9,7 +9,6 @@ import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, writeFileSync } f
 import { dirname, join } from "node:path";
 import { runProcess } from "./runner.js";
 import { stateDir } from "./state.js";
-import { inNamespace } from "./runner.js";
 
 /** Where symroute's own BIRD keeps its file, socket and pid file for a namespace (or the host). */
 export function birdPaths(netns: string | undefined, config?: string, socket?: string): { config: string; socket: string; pidFile: string } {
@@ -104,7 +103,8 @@ export interface BirdProcess {
 export async function startBird(netns: string | undefined, paths: { config: string; socket: string; pidFile: string }, limitMs = 5000): Promise<BirdProcess> {
   rmSync(paths.socket, { force: true });
   const argv = ["setpriv", "--pdeathsig", "KILL", "bird", "-f", "-c", paths.config, "-s", paths.socket, "-P", paths.pidFile];
-  const full = netns ? inNamespace(netns, argv) : argv;
+  // nsenter execs in place (`ip netns exec` forks and waits, which would make `ip` BIRD's parent, not this process)
+  const full = netns ? ["nsenter", `--net=/run/netns/${netns}`, "--", ...argv] : argv;
   const child: ChildProcess = spawn(full[0], full.slice(1), { stdio: ["ignore", "ignore", "pipe"], detached: true });
   let out = "";
   child.stderr!.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-8000)));
