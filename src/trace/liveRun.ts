@@ -148,7 +148,8 @@ export async function runLiveTrace(runner: Runner, o: LiveOptions): Promise<Live
     await sendTraceTable(runner, traceTableCommands(o.selector));
     o.onTracing?.();
     timers.push(setTimeout(() => wake("duration"), o.durationMs));
-    void monitor.ended.then(() => wake(o.signal?.aborted ? "signal" : "monitor"));
+    // Ctrl-C reaches nft monitor (same process group) as well as us: give our own handler a moment to name the signal
+    void monitor.ended.then(() => setTimeout(() => wake(o.signal?.aborted ? "signal" : "monitor"), 100));
     const stoppedBy = await stopped;
     // the same array: the packets still open when the time ran out are added in `finally`
     return { packets: reports, stoppedBy, lost };

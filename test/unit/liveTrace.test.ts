@@ -136,6 +136,33 @@ describe("nft monitor trace parser", () => {
   });
 });
 
+describe("nft monitor trace parser, IPv6 (captured the same way, dual-stack config)", () => {
+  const lines6 = readFileSync(join(dir, "nft-monitor-trace-lb6.txt"), "utf8").split("\n");
+
+  it("IPv6 TCP packets name target a with entries the applied table gives to a; a ping no flow takes is dropped", () => {
+    const loaded = loadConfigText(readFileSync(join(dir, "nft-monitor-trace-lb.yaml"), "utf8"), "lb.yaml");
+    if (!loaded.ok) throw new Error("fixture config");
+    const balancers = compile(loaded.value, { links: {}, rpFilter: {} }).desired.balancers!;
+    const packets = collect(lines6);
+    // four packets of one TCP connection, then two pings (the first traced as the trace table was being removed)
+    expect(packets.map((p) => p.flow.proto)).toEqual(["tcp", "tcp", "tcp", "tcp", "ipv6-icmp", "ipv6-icmp"]);
+    const [tcp, ping] = [packets.slice(0, 4), packets[5]];
+    for (const p of tcp) {
+      expect(p.flow).toMatchObject({ family: 6, src: "2001:db8:99::2", dst: "2000::1", proto: "tcp", sport: 41005, dport: 80, iif: "e0" });
+      expect(p.balancer).toMatchObject({ name: "web", source: "table", target: "a", mark: 0x10000, chain: "lb0_t_1a80b1b3" });
+      expect(withEntry(p.balancer!, p, balancers)).toMatchObject({ entryOwner: "a", size: 257 });
+      expect(routedPacket(p)).toEqual({ family: 6, src: "2001:db8:99::2", dst: "2000::1", iif: "e0", mark: 0x10000, proto: 6, sport: 41005, dport: 80 });
+    }
+    expect(flowText(tcp[0].flow)).toBe("tcp [2001:db8:99::2]:41005 -> [2000::1]:80");
+    // the trace table's own rule, added after the monitor started, is "unknown rule handle 2" to nft: ignored
+    expect(lines6.some((l) => / symroute_trace pre unknown rule handle \d+/.test(l))).toBe(true);
+    expect(ping.flow).toMatchObject({ family: 6, proto: "ipv6-icmp" });
+    expect(ping.verdict).toBe("drop");
+    expect(ping.balancer).toEqual({ name: "web", noFlow: true });
+    expect(ping.steps.map((s) => s.comment)).toEqual(["web: to a VIP", "web: no flow matched"]);
+  });
+});
+
 describe("trace table", () => {
   it("matches the selector in JSON, replaces a stale table and is deleted without failing when gone", () => {
     const cmds = traceTableCommands({ src: "10.99.0.0/24", dst: "20.0.0.1", proto: 6, dport: 80 });
