@@ -42,7 +42,8 @@ const PROTO = new RegExp(`\\bproto ${SYMROUTE_PROTO}\\b`);
 
 /** Classifies one monitor line: the kind of object when it may concern symroute, else null. */
 export function classifyEvent(source: "ip" | "nft", line: string, scope: WatchScope): EventKind | null {
-  if (source === "nft") return /\bsymroute\b/.test(line) ? "nft" : null;
+  // `nft monitor` also prints packet traces (`trace --live`): a packet through symroute's chains changes nothing
+  if (source === "nft") return /\bsymroute\b/.test(line) && !line.startsWith("trace id ") ? "nft" : null;
   const body = line.replace(/^Deleted /, "");
   // rules: "1000:\tfrom 1.2.3.4 lookup 77 proto 97"
   if (/^[0-9]+:\s+(not\s+)?(from|to|iif|oif|fwmark|all|lookup|ipproto|sport|dport|uidrange|tos|suppress|goto|nop|blackhole|unreachable|prohibit)\b/.test(body)) return "rule";

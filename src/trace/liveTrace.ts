@@ -12,8 +12,8 @@ import { formatPrefix, parsePrefix, type Family } from "../net/ip.js";
 export const TRACE_TABLE = "symroute_trace";
 /** Before symroute's load balancers (-300, raw) and everything after them; after defragmentation (-400). */
 export const TRACE_PRIO = -350;
-/** The comment on the trace rules. */
-export const TRACE_COMMENT = "symroute trace --live";
+/** The comment on the trace rules; never the word "symroute" alone, which the daemon's monitor takes for a change of its own table. */
+export const TRACE_COMMENT = "symroute_trace: trace --live";
 
 /** Which packets to trace: every field optional, all given ones must match. */
 export interface FlowSelector {

@@ -13,6 +13,7 @@ import { balancerOf, flowText, parseTraceLine, selectorMatches, TraceCollector, 
 import { routedPacket, withEntry } from "../../src/trace/liveRun.js";
 import { loadConfigText } from "../../src/config/load.js";
 import { compile } from "../../src/compile/index.js";
+import { classifyEvent } from "../../src/daemon/events.js";
 
 const dir = join(import.meta.dirname, "fixtures");
 const lines = readFileSync(join(dir, "nft-monitor-trace-lb.txt"), "utf8").split("\n");
@@ -160,6 +161,16 @@ describe("nft monitor trace parser, IPv6 (captured the same way, dual-stack conf
     expect(ping.verdict).toBe("drop");
     expect(ping.balancer).toEqual({ name: "web", noFlow: true });
     expect(ping.steps.map((s) => s.comment)).toEqual(["web: to a VIP", "web: no flow matched"]);
+  });
+});
+
+describe("the daemon and a live trace", () => {
+  it("a traced packet through symroute's chains is no change to them; the trace table's own commands are not symroute's", () => {
+    const scope = { tables: new Set<number>(), interfaces: new Set<string>() };
+    for (const l of lines.filter(Boolean)) expect(classifyEvent("nft", l, scope)).toBeNull();
+    for (const c of traceTableCommands({ dst: "20.0.0.1" }))
+      expect(classifyEvent("nft", `add rule inet symroute_trace pre ip daddr 20.0.0.1 meta nftrace set 1 comment "${String((c.add as { rule?: { comment: string } } | undefined)?.rule?.comment ?? "")}"`, scope)).toBeNull();
+    expect(classifyEvent("nft", "delete rule inet symroute lb0_in4 handle 7", scope)).toBe("nft");
   });
 });
 
