@@ -11,6 +11,8 @@ import { balancerViews } from "../engine/index.js";
 import { formatIssue } from "../config/errors.js";
 import { ensureStateDir } from "../kernel/state.js";
 import { join } from "node:path";
+import { RegistryError } from "./registry.js";
+import { durationMs } from "../config/schema.js";
 import { stateDir } from "../kernel/state.js";
 
 /** The API version in every path and every answer. */
@@ -66,9 +68,59 @@ export async function startApi(daemon: Daemon, path: string, uplinkView: () => u
   return server;
 }
 
+/** Reads a JSON body of at most 64 KiB; an empty body is {}. */
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const chunk of req) {
+    text += (chunk as Buffer).toString();
+    if (text.length > 65536) throw new RegistryError(400, "request body over 64 KiB");
+  }
+  if (!text.trim()) return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (e) {
+    throw new RegistryError(400, `request body is not JSON (${(e as Error).message})`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RegistryError(400, "request body must be a JSON object");
+  return body as Record<string, unknown>;
+}
+
+const TARGETS = /^\/v1\/balancers\/([A-Za-z0-9_.-]+)\/targets(?:\/([A-Za-z0-9_.-]+)(?:\/(drain|undrain|renew))?)?$/;
+
+/** Registration, renewal, removal and drains of a balancer's targets (issue 12). */
+async function handleTargets(daemon: Daemon, req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+  const [, balancer, name, action] = m;
+  if (req.method === "GET" && !name) return send(res, 200, { targets: daemon.targetList().filter((t) => t.balancer === balancer) });
+  if (req.method === "POST" && !name) {
+    const body = await readBody(req);
+    const { lease, ...target } = body;
+    if (lease !== undefined && typeof lease !== "string") throw new RegistryError(400, "lease: must be a duration such as 30s");
+    const done = await daemon.registerTarget(balancer, target, lease as string | undefined);
+    return send(res, done.reconcile ? 201 : 200, { target: done.view, reconcile: done.reconcile });
+  }
+  if (req.method === "DELETE" && name && !action) return send(res, 200, { removed: `${balancer}/${name}`, reconcile: await daemon.removeTarget(balancer, name) });
+  if (req.method === "POST" && name && action === "renew") return send(res, 200, { target: daemon.renewTarget(balancer, name) });
+  if (req.method === "POST" && name && action === "drain") {
+    const body = await readBody(req);
+    let timeoutMs: number | undefined;
+    if (body.timeout !== undefined) {
+      const ms = typeof body.timeout === "string" ? durationMs(body.timeout) : null;
+      if (ms === null) throw new RegistryError(400, "timeout: must be a duration such as 30s or 5m");
+      timeoutMs = ms;
+    }
+    const done = await daemon.drainTarget(balancer, name, timeoutMs);
+    return send(res, 202, { target: done.view, reconcile: done.reconcile });
+  }
+  if (req.method === "POST" && name && action === "undrain") return send(res, 200, { undrained: `${balancer}/${name}`, reconcile: await daemon.undrainTarget(balancer, name) });
+  send(res, 405, { error: `${req.method} is not allowed on ${req.url}` });
+}
+
 async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse, uplinkView: () => unknown[]): Promise<void> {
   const url = (req.url ?? "/").split("?")[0];
   try {
+    const targets = TARGETS.exec(url);
+    if (targets) return await handleTargets(daemon, req, res, targets);
     if (req.method === "GET" && url === "/v1/status") {
       return send(res, 200, { daemon: daemon.snapshot(), kernel: await daemon.engineStatus() });
     }
@@ -82,7 +134,8 @@ async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse,
       const health = new Map(daemon.targetHealth().map((h) => [h.key, h]));
       const views = await balancerViews({ netns: snap.netns ?? undefined });
       // each target with its check's state (null without a check): down ones have no entries in the table
-      const balancers = views.map((b) => ({ ...b, targets: b.targets.map((t) => ({ ...t, health: health.get(`${b.name}/${t.name}`) ?? null })) }));
+      const registered = new Set(snap.targetsRegistered);
+      const balancers = views.map((b) => ({ ...b, targets: b.targets.map((t) => ({ ...t, ...(registered.has(`${b.name}/${t.name}`) ? { source: "registered" as const } : {}), health: health.get(`${b.name}/${t.name}`) ?? null })) }));
       return send(res, 200, { balancers });
     }
     if (req.method === "POST" && url === "/v1/reload") {
@@ -96,6 +149,7 @@ async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse,
     }
     send(res, 404, { error: `no such endpoint: ${req.method} ${url}` });
   } catch (e) {
+    if (e instanceof RegistryError) return send(res, e.status, { error: e.message, errors: e.errors });
     send(res, 500, { error: e instanceof Error ? e.message : String(e) });
   }
 }

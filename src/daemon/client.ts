@@ -13,7 +13,7 @@ export interface ApiAnswer {
 }
 
 /** Calls the daemon of a namespace; null when no daemon answers. */
-export function callDaemon(method: "GET" | "POST", path: string, netns?: string, timeoutMs = 60_000): Promise<ApiAnswer | null> {
+export function callDaemon(method: "GET" | "POST" | "DELETE", path: string, netns?: string, timeoutMs = 60_000, body?: unknown): Promise<ApiAnswer | null> {
   const socket = socketPath(netns);
   if (!existsSync(socket)) return Promise.resolve(null);
   return new Promise((resolve) => {
@@ -30,6 +30,11 @@ export function callDaemon(method: "GET" | "POST", path: string, netns?: string,
     });
     req.on("error", () => resolve(null));
     req.on("timeout", () => req.destroy());
-    req.end();
+    if (body !== undefined) {
+      const text = JSON.stringify(body);
+      req.setHeader("content-type", "application/json");
+      req.setHeader("content-length", Buffer.byteLength(text));
+      req.end(text);
+    } else req.end();
   });
 }

@@ -24,6 +24,11 @@ import { deleteConntrackByMark } from "../kernel/conntrack.js";
 import { ProcessRunner } from "../kernel/runner.js";
 import { BgpAnnouncer } from "./bgp.js";
 import type { Config } from "../config/schema.js";
+import { Registry, RegistryError, type RegisteredView } from "./registry.js";
+import { readRegistrations, writeRegistrations } from "../kernel/registrations.js";
+import { countSetElements } from "../kernel/nft.js";
+import { flowSetName } from "../compile/loadBalancers.js";
+import { NFT_TABLE } from "../compile/index.js";
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -70,6 +75,12 @@ export interface DaemonSnapshot {
   uplinksDown: string[];
   /** load-balancer targets ("BALANCER/TARGET") whose checks fail now: out of the Maglev table */
   targetsDown: string[];
+  /** targets draining now, and targets registered at run time ("BALANCER/TARGET") */
+  targetsDraining: string[];
+  targetsRegistered: string[];
+  /** registrations removed because their lease ran out, drains finished (the last 20 of each) */
+  leasesExpired: { target: string; at: string }[];
+  drainsFinished: { target: string; at: string; why: "flows ended" | "timeout" | "stateless" }[];
   /** the last failovers: an uplink's change of state, and the connections it carried that were deleted */
   failovers: { uplink: string; to: "up" | "down"; at: string; reason: string; connectionsDeleted: number | null }[];
 }
@@ -117,8 +128,14 @@ export class Daemon extends EventEmitter {
       backoffMs: 0,
       uplinksDown: [],
       targetsDown: [],
+      targetsDraining: [],
+      targetsRegistered: [],
+      leasesExpired: [],
+      drainsFinished: [],
       failovers: [],
     };
+    this.registry = new Registry(readRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
+    this.noteRegistry();
     this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t));
     this.targets = new ProbedHealth(options.netns, (key, t) => {
       this.snap.targetsDown = [...this.targets.down()].sort();
@@ -131,6 +148,147 @@ export class Daemon extends EventEmitter {
   }
 
   private readonly targets: ProbedHealth;
+  private readonly registry: Registry;
+  private deadlineTimer: NodeJS.Timeout | null = null;
+
+  /** The config with the registered targets in: what every reconcile, plan and check sees. */
+  effective(): ResolvedConfig {
+    return this.registry.merge(this.resolved);
+  }
+
+  /** Compile's inputs beside the config: uplinks and targets down, targets draining. */
+  private inputs() {
+    const drained = this.registry.drained();
+    return {
+      down: this.health.down(),
+      downTargets: drained.size ? new Set([...this.targets.down(), ...drained]) : this.targets.down(),
+      drainingTargets: this.registry.draining(),
+    };
+  }
+
+  private noteRegistry(): void {
+    this.snap.targetsDraining = [...this.registry.draining()].sort();
+    this.snap.targetsRegistered = [...this.registry.registered()].sort();
+  }
+
+  /** Every target of the balancers with where it comes from (file or registered), its lease and drain. */
+  targetList(): RegisteredView[] {
+    return this.registry.views(this.resolved);
+  }
+
+  /**
+   * Registers (or renews) a target and reconciles; a reconcile that fails with it
+   * takes it back out, so a bad registration never leaves the kernel half-changed.
+   */
+  async registerTarget(balancer: string, body: unknown, lease?: string): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
+    const before = this.registry.snapshot();
+    const { changed, view } = this.registry.add(this.resolved, balancer, body, lease);
+    this.noteRegistry();
+    this.armDeadlines();
+    if (!changed) return { view, reconcile: null };
+    this.log("info", { msg: "target registered", target: `${balancer}/${view.name}`, expiresAt: view.expiresAt ?? null });
+    const record = await this.reconcileNow(`target ${balancer}/${view.name} registered`);
+    if (record.error) {
+      this.registry.restore(before);
+      this.noteRegistry();
+      await this.reconcileNow(`target ${balancer}/${view.name} refused`);
+      throw new RegistryError(422, `target ${view.name} not registered: the kernel refused it (${record.error})`);
+    }
+    await this.syncChecks("restarted");
+    return { view, reconcile: record };
+  }
+
+  /** Renews a registration's lease. */
+  renewTarget(balancer: string, name: string): RegisteredView {
+    const view = this.registry.renew(balancer, name);
+    if (!view) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
+    this.armDeadlines();
+    return view;
+  }
+
+  /** Removes a registered target now. */
+  async removeTarget(balancer: string, name: string): Promise<ReconcileRecord> {
+    this.registry.remove(this.resolved, balancer, name);
+    this.noteRegistry();
+    this.log("info", { msg: "target removed", target: `${balancer}/${name}` });
+    const record = await this.reconcileNow(`target ${balancer}/${name} removed`);
+    await this.syncChecks("restarted");
+    return record;
+  }
+
+  /** Drains a target: no new flows now; it leaves when its remembered flows end or the timeout passes. */
+  async drainTarget(balancer: string, name: string, timeoutMs?: number): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
+    const view = this.registry.drain(this.resolved, balancer, name, timeoutMs);
+    this.noteRegistry();
+    this.log("info", { msg: "target draining", target: `${balancer}/${name}`, deadline: view.drainDeadline });
+    const record = await this.reconcileNow(`target ${balancer}/${name} draining`);
+    this.armDeadlines(0);
+    return { view, reconcile: record };
+  }
+
+  /** Ends a target's drain: it takes new flows again. */
+  async undrainTarget(balancer: string, name: string): Promise<ReconcileRecord> {
+    if (!this.registry.undrain(balancer, name)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
+    this.noteRegistry();
+    this.log("info", { msg: "target undrained", target: `${balancer}/${name}` });
+    return this.reconcileNow(`target ${balancer}/${name} undrained`);
+  }
+
+  /** Leases and drains are checked when the next one is due, and every second while a drain waits for its flows. */
+  private armDeadlines(soonMs?: number): void {
+    if (this.stopped) return;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.deadlineTimer = null;
+    const next = this.registry.nextDeadline();
+    const waits = [next, this.registry.drains().length ? 1000 : null, soonMs ?? null].filter((x): x is number => x !== null);
+    if (waits.length === 0) return;
+    this.deadlineTimer = setTimeout(() => void this.onDeadlines(), Math.min(...waits) + 5);
+  }
+
+  private async onDeadlines(): Promise<void> {
+    this.deadlineTimer = null;
+    const reasons: string[] = [];
+    const at = new Date().toISOString();
+    for (const k of this.registry.expire()) {
+      this.snap.leasesExpired = [...this.snap.leasesExpired.slice(-19), { target: k, at }];
+      this.log("warn", { msg: "lease expired; target removed", target: k });
+      reasons.push(`lease of ${k} expired`);
+    }
+    const drains = this.registry.drains();
+    if (drains.length) {
+      const applied = this.appliedBalancers();
+      const sets = new Map<string, string[]>();
+      for (const d of drains) {
+        const [lbName, name] = d.key.split("/");
+        const b = applied.find((x) => x.name === lbName);
+        const t = b?.targets.find((x) => x.name === name);
+        if (b?.flowMemory && t) sets.set(d.key, [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]);
+      }
+      const counts = sets.size ? await countSetElements(new ProcessRunner(this.options.netns), NFT_TABLE, [...sets.values()].flat()).catch(() => new Map<string, number>()) : new Map<string, number>();
+      for (const d of drains) {
+        const names = sets.get(d.key);
+        const left = names ? names.reduce((n, x) => n + (counts.get(x) ?? 0), 0) : 0;
+        const why = !names ? ("stateless" as const) : Date.now() >= d.deadline ? ("timeout" as const) : left === 0 ? ("flows ended" as const) : null;
+        if (!why) continue;
+        this.registry.finishDrain(d.key);
+        this.snap.drainsFinished = [...this.snap.drainsFinished.slice(-19), { target: d.key, at, why }];
+        this.log("info", { msg: "drain finished; target left", target: d.key, why, flowsLeft: left });
+        reasons.push(`drain of ${d.key} finished`);
+      }
+    }
+    this.noteRegistry();
+    if (reasons.length) {
+      await this.reconcileNow(reasons.join(", "));
+      await this.syncChecks("restarted");
+    }
+    this.armDeadlines();
+  }
+
+  /** The balancers as last applied (marks, chains, flow memory). */
+  private appliedBalancers() {
+    return this.lastBalancers;
+  }
+  private lastBalancers: { name: string; flowMemory?: unknown; targets: { name: string; chain: string }[] }[] = [];
 
   /** Health of the checked load-balancer targets. */
   targetHealth(): TargetHealthView[] {
@@ -170,7 +328,7 @@ export class Daemon extends EventEmitter {
   /** Applies the config once, then starts watching. Resolves with the first reconcile (which may have failed). */
   async start(): Promise<ReconcileRecord> {
     // the BGP speaker first, announcing nothing: its sessions come up while the ruleset loads (issue 13)
-    this.bgp = await BgpAnnouncer.start({ netns: this.options.netns, config: () => this.resolved.config, applied: () => this.appliedConfig, targets: () => this.targetHealth(), log: (l, f) => this.log(l, f) });
+    this.bgp = await BgpAnnouncer.start({ netns: this.options.netns, config: () => this.effective().config, applied: () => this.appliedConfig, targets: () => this.targetHealth(), log: (l, f) => this.log(l, f) });
     this.monitor = startKernelMonitor(
       this.options.netns,
       (source, line) => this.onLine(source, line),
@@ -185,6 +343,8 @@ export class Daemon extends EventEmitter {
     const first = await this.reconcileNow("start");
     await this.syncChecks("started");
     this.interval = setInterval(() => this.schedule("interval", 0, true), this.options.reconcileIntervalMs);
+    // leases that ran out while the daemon was away go now; drains go on where they were
+    this.armDeadlines(0);
     return first;
   }
 
@@ -195,6 +355,7 @@ export class Daemon extends EventEmitter {
     await this.bgp?.stop();
     if (this.timer) clearTimeout(this.timer);
     if (this.interval) clearInterval(this.interval);
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     await this.monitor?.stop();
     await this.health.stop();
     await this.targets.stop();
@@ -215,7 +376,7 @@ export class Daemon extends EventEmitter {
 
   /** The plan the kernel would need now (nothing applied). */
   async plan(): Promise<Plan> {
-    return (await planConfig(() => this.resolved, { netns: this.options.netns })).plan;
+    return (await planConfig(() => this.effective(), { netns: this.options.netns, ...this.inputs() })).plan;
   }
 
   /** status of the engine, for the API. */
@@ -278,7 +439,8 @@ export class Daemon extends EventEmitter {
     this.running = (async () => {
       const started = Date.now();
       try {
-        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000, down: this.health.down(), downTargets: this.targets.down() });
+        const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, ...this.inputs() });
+        this.lastBalancers = result.outcome.state.applied?.desired.balancers ?? [];
         this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
         const o = result.outcome;
         this.snap.conflicts = o.plan.conflicts;
@@ -353,7 +515,7 @@ export class Daemon extends EventEmitter {
   private async syncChecks(what: string): Promise<void> {
     try {
       await this.health.sync(await uplinkChecks(this.resolved, this.options.netns));
-      await this.targets.sync(await targetChecks(this.resolved, this.options.netns));
+      await this.targets.sync(await targetChecks(this.effective(), this.options.netns));
     } catch (e) {
       this.log("error", { msg: `health checks not ${what}`, error: (e as Error).message });
     }

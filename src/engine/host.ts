@@ -22,7 +22,7 @@ export interface HostCompiled extends Compiled {
 }
 
 /** Compiles a config for a host whose facts and state are known. Throws AllocationError when the ranges are too small. */
-export function compileForHost(resolved: ResolvedConfig, facts: HostFacts, state: StateFile, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set()): HostCompiled {
-  const compiled = compile(resolved, hostAsBefore(facts, state.sysctlOriginals), previousTables(state), down, downTargets);
+export function compileForHost(resolved: ResolvedConfig, facts: HostFacts, state: StateFile, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set()): HostCompiled {
+  const compiled = compile(resolved, hostAsBefore(facts, state.sysctlOriginals), previousTables(state), down, downTargets, drainingTargets);
   return { ...compiled, warnings: [...resolved.warnings.map(formatIssue), ...compiled.warnings], facts };
 }

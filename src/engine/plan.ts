@@ -19,13 +19,14 @@ export interface PlanResult {
 }
 
 /** Plans a config against the kernel of a namespace (or the host). */
-export async function planConfig(load: () => ResolvedConfig, options: { netns?: string; runner?: Runner } = {}): Promise<PlanResult> {
+export async function planConfig(load: () => ResolvedConfig, options: { netns?: string; runner?: Runner; down?: ReadonlySet<string>; downTargets?: ReadonlySet<string>; drainingTargets?: ReadonlySet<string> } = {}): Promise<PlanResult> {
   if (!options.runner) requireTools(KERNEL_TOOLS);
   const runner = options.runner ?? new ProcessRunner(options.netns);
   const reads = startReads(runner);
   const resolved = load();
   const state = readState(options.netns);
-  const compiled = compileForHost(resolved, await reads.facts, state);
+  // the daemon's plan sees what its reconciles see: uplinks and targets down, targets draining
+  const compiled = compileForHost(resolved, await reads.facts, state, options.down, options.downTargets, options.drainingTargets);
   const { plan } = await planAgainstKernel(runner, compiled.desired, resolved.priorities, state, reads.objects, false, rpFilterKeys(compiled.facts));
   return { plan, compiled };
 }

@@ -26,6 +26,8 @@ export interface ReconcileRequest extends SessionOptions {
   down?: ReadonlySet<string>;
   /** load-balancer targets ("BALANCER/TARGET") whose health checks fail: they leave the Maglev table */
   downTargets?: ReadonlySet<string>;
+  /** targets being drained: out of the table, still served their remembered flows */
+  drainingTargets?: ReadonlySet<string>;
 }
 
 /** What an apply did, as data. */
@@ -45,7 +47,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileResult>
     const { runner } = session;
     const reads = startReads(runner);
     const resolved = req.load();
-    const compiled = compileForHost(resolved, await reads.facts, session.state, req.down, req.downTargets);
+    const compiled = compileForHost(resolved, await reads.facts, session.state, req.down, req.downTargets, req.drainingTargets);
     const before = session.state;
     const outcome = await applyDesired({
       runner,

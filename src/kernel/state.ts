@@ -141,12 +141,16 @@ export function ensureStateDir(): string {
 
 /** Writes the state file: new exclusive temp file (0600, no symlink followed), fsync, rename, fsync of the directory. */
 export function writeState(state: StateFile, netns?: string): void {
+  writeFileAtomic(statePath(netns), JSON.stringify(state));
+}
+
+/** Writes a file of the state directory as the state is written: never half, never through a symlink, 0600. */
+export function writeFileAtomic(path: string, text: string): void {
   const dir = ensureStateDir();
-  const path = statePath(netns);
   const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
   try {
-    const data = Buffer.from(JSON.stringify(state));
+    const data = Buffer.from(text);
     let off = 0;
     while (off < data.length) off += writeSync(fd, data, off);
     fsyncSync(fd);

@@ -1,0 +1,246 @@
+/**
+ * Targets that come and go at run time (issue 12): registrations with an
+ * optional lease, and drains. Pure: the daemon hands in the clock and a save
+ * function, and the registry answers what compile should see. Registered
+ * targets are appended to their balancer's own targets; a name the file
+ * already has is refused (the file wins: it is what an operator reviewed).
+ */
+import type { ResolvedConfig } from "../config/resolved.js";
+import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js";
+import type { RegistrationsFile } from "../kernel/registrations.js";
+
+type Target = LoadBalancer["targets"][number];
+
+/** A refusal the API answers with its status code. */
+export class RegistryError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409 | 422,
+    message: string,
+    readonly errors: string[] = [message],
+  ) {
+    super(message);
+  }
+}
+
+/** One target as `lb target list` and GET /v1/balancers/LB/targets show it. */
+export interface RegisteredView {
+  balancer: string;
+  name: string;
+  source: "file" | "registered";
+  state: "serving" | "draining" | "drained";
+  registeredAt?: string;
+  expiresAt?: string | null;
+  drainDeadline?: string;
+  target: Target;
+}
+
+const key = (balancer: string, target: string) => `${balancer}/${target}`;
+
+/** Registrations and drains of one daemon. */
+export class Registry {
+  private data: RegistrationsFile;
+
+  constructor(
+    data: RegistrationsFile,
+    private readonly save: (data: RegistrationsFile) => void,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.data = structuredClone(data);
+  }
+
+  /** The config with every registered target appended to its balancer (registrations the config no longer takes are left out). */
+  merge(resolved: ResolvedConfig): ResolvedConfig {
+    if (this.data.registrations.length === 0) return resolved;
+    const loadBalancers = resolved.config.loadBalancers.map((lb) => {
+      if (!lb.registration) return lb;
+      const own = new Set(lb.targets.map((t) => t.name));
+      const extra = this.data.registrations.filter((r) => r.balancer === lb.name && !own.has(String(r.target.name))).map((r) => r.target as unknown as Target);
+      return extra.length ? { ...lb, targets: [...lb.targets, ...extra] } : lb;
+    });
+    return { ...resolved, config: { ...resolved.config, loadBalancers } };
+  }
+
+  /** Registered target names ("BALANCER/TARGET"). */
+  registered(): Set<string> {
+    return new Set(this.data.registrations.map((r) => key(r.balancer, String(r.target.name))));
+  }
+
+  /**
+   * Registers a target, or renews it (the same name again: a new lease, and the new
+   * fields if they changed). Returns true when compile's input changed.
+   */
+  add(resolved: ResolvedConfig, balancer: string, input: unknown, leaseText?: string): { changed: boolean; view: RegisteredView } {
+    const lb = resolved.config.loadBalancers.find((b) => b.name === balancer);
+    if (!lb) throw new RegistryError(404, `no load balancer named '${balancer}' in ${resolved.file}`);
+    if (!lb.registration) throw new RegistryError(409, `load balancer ${balancer} takes no registrations: add 'registration: {}' to it in ${resolved.file}`);
+    const parsed = targetSchema.safeParse(input);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => `${i.path.length ? i.path.join(".") : "target"}: ${i.message}`);
+      throw new RegistryError(400, `invalid target: ${errors.join("; ")}`, errors);
+    }
+    const target = parsed.data;
+    if (!target.via && !target.via6) throw new RegistryError(400, "invalid target: needs via and/or via6");
+    if (lb.targets.some((t) => t.name === target.name))
+      throw new RegistryError(409, `target ${target.name} is one of ${balancer}'s targets in ${resolved.file}; the file's targets win: register another name or edit the file`);
+    let leaseMs: number | null = lb.registration.lease ? durationMs(lb.registration.lease) : null;
+    if (leaseText !== undefined) {
+      const asked = durationMs(leaseText);
+      if (asked === null || asked < 1000) throw new RegistryError(400, `lease: must be a duration of at least 1s such as 30s; got ${JSON.stringify(leaseText)}`);
+      // a target may ask for a shorter lease than the balancer's, never a longer one
+      leaseMs = leaseMs === null ? asked : Math.min(leaseMs, asked);
+    }
+    const existing = this.data.registrations.findIndex((r) => r.balancer === balancer && r.target.name === target.name);
+    const others = this.data.registrations.filter((r) => r.balancer === balancer).length - (existing >= 0 ? 1 : 0);
+    if (others >= lb.registration.maxTargets) throw new RegistryError(409, `load balancer ${balancer} has ${others} registered targets, its registration.maxTargets`);
+    const now = this.now();
+    const record = {
+      balancer,
+      target: target as unknown as Record<string, unknown>,
+      registeredAt: existing >= 0 ? this.data.registrations[existing].registeredAt : new Date(now).toISOString(),
+      leaseMs,
+      expiresAt: leaseMs === null ? null : new Date(now + leaseMs).toISOString(),
+    };
+    const changed = existing < 0 || JSON.stringify(this.data.registrations[existing].target) !== JSON.stringify(record.target);
+    const next = structuredClone(this.data);
+    if (existing >= 0) next.registrations[existing] = record;
+    else next.registrations.push(record);
+    this.commit(next);
+    return { changed, view: this.view(balancer, target.name, "registered", target)! };
+  }
+
+  /** Renews a registration's lease; false when there is none of that name. */
+  renew(balancer: string, name: string): RegisteredView | null {
+    const i = this.data.registrations.findIndex((r) => r.balancer === balancer && r.target.name === name);
+    if (i < 0) return null;
+    const next = structuredClone(this.data);
+    const r = next.registrations[i];
+    r.expiresAt = r.leaseMs === null ? null : new Date(this.now() + r.leaseMs).toISOString();
+    this.commit(next);
+    return this.view(balancer, name, "registered", r.target as unknown as Target);
+  }
+
+  /** Removes a registered target at once (its flows move); 404 for names not registered, 409 for the file's own. */
+  remove(resolved: ResolvedConfig, balancer: string, name: string): void {
+    const lb = resolved.config.loadBalancers.find((b) => b.name === balancer);
+    if (lb?.targets.some((t) => t.name === name)) throw new RegistryError(409, `target ${name} is in ${resolved.file}: remove it there (or drain it)`);
+    if (!this.data.registrations.some((r) => r.balancer === balancer && r.target.name === name)) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
+    const next = structuredClone(this.data);
+    next.registrations = next.registrations.filter((r) => !(r.balancer === balancer && r.target.name === name));
+    next.drains = next.drains.filter((d) => !(d.balancer === balancer && d.target === name));
+    this.commit(next);
+  }
+
+  /** Starts draining a target (of the file or registered): no new flows; it leaves when its flows end or `timeoutMs` passes. */
+  drain(resolved: ResolvedConfig, balancer: string, name: string, timeoutMs?: number): RegisteredView {
+    const merged = this.merge(resolved).config.loadBalancers.find((b) => b.name === balancer);
+    if (!merged) throw new RegistryError(404, `no load balancer named '${balancer}' in ${resolved.file}`);
+    const target = merged.targets.find((t) => t.name === name);
+    if (!target) throw new RegistryError(404, `no target ${name} in ${balancer}`);
+    const now = this.now();
+    const limit = timeoutMs ?? durationMs(merged.drainTimeout) ?? 300_000;
+    const next = structuredClone(this.data);
+    next.drains = next.drains.filter((d) => !(d.balancer === balancer && d.target === name));
+    next.drains.push({ balancer, target: name, since: new Date(now).toISOString(), deadline: new Date(now + limit).toISOString() });
+    next.drained = next.drained.filter((k) => k !== key(balancer, name));
+    this.commit(next);
+    return this.view(balancer, name, this.registered().has(key(balancer, name)) ? "registered" : "file", target)!;
+  }
+
+  /** Takes a target back: its drain (under way or finished) ends. False when it was not drained. */
+  undrain(balancer: string, name: string): boolean {
+    const k = key(balancer, name);
+    const was = this.data.drains.some((d) => key(d.balancer, d.target) === k) || this.data.drained.includes(k);
+    if (!was) return false;
+    const next = structuredClone(this.data);
+    next.drains = next.drains.filter((d) => key(d.balancer, d.target) !== k);
+    next.drained = next.drained.filter((x) => x !== k);
+    this.commit(next);
+    return true;
+  }
+
+  /** Drains under way, as compile's input: out of the table, still recalled from flow memory. */
+  draining(): Set<string> {
+    return new Set(this.data.drains.map((d) => key(d.balancer, d.target)));
+  }
+
+  /** The file's targets whose drain finished: out of the table and of the memory, as if down. */
+  drained(): Set<string> {
+    return new Set(this.data.drained);
+  }
+
+  /** Drains with their deadlines, for the daemon's drain watch. */
+  drains(): { key: string; deadline: number; since: number }[] {
+    return this.data.drains.map((d) => ({ key: key(d.balancer, d.target), deadline: Date.parse(d.deadline), since: Date.parse(d.since) }));
+  }
+
+  /** Ends a drain: a registered target goes, a file target stays out until undrained. */
+  finishDrain(k: string): void {
+    const [balancer, name] = k.split("/");
+    const next = structuredClone(this.data);
+    next.drains = next.drains.filter((d) => key(d.balancer, d.target) !== k);
+    const registered = next.registrations.some((r) => r.balancer === balancer && r.target.name === name);
+    if (registered) next.registrations = next.registrations.filter((r) => !(r.balancer === balancer && r.target.name === name));
+    else if (!next.drained.includes(k)) next.drained.push(k);
+    this.commit(next);
+  }
+
+  /** Removes registrations whose lease ran out; returns their keys. */
+  expire(): string[] {
+    const now = this.now();
+    const gone = this.data.registrations.filter((r) => r.expiresAt !== null && Date.parse(r.expiresAt) <= now);
+    if (gone.length === 0) return [];
+    const keys = new Set(gone.map((r) => key(r.balancer, String(r.target.name))));
+    const next = structuredClone(this.data);
+    next.registrations = next.registrations.filter((r) => !keys.has(key(r.balancer, String(r.target.name))));
+    next.drains = next.drains.filter((d) => !keys.has(key(d.balancer, d.target)));
+    this.commit(next);
+    return [...keys];
+  }
+
+  /** Milliseconds to the next lease expiry or drain deadline; null when nothing waits. */
+  nextDeadline(): number | null {
+    const times = [...this.data.registrations.flatMap((r) => (r.expiresAt ? [Date.parse(r.expiresAt)] : [])), ...this.data.drains.map((d) => Date.parse(d.deadline))];
+    return times.length ? Math.max(0, Math.min(...times) - this.now()) : null;
+  }
+
+  /** Every target of every balancer taking registrations or draining, with where it comes from and its state. */
+  views(resolved: ResolvedConfig): RegisteredView[] {
+    const out: RegisteredView[] = [];
+    for (const lb of this.merge(resolved).config.loadBalancers) {
+      const registered = this.registered();
+      for (const t of lb.targets) out.push(this.view(lb.name, t.name, registered.has(key(lb.name, t.name)) ? "registered" : "file", t)!);
+    }
+    return out;
+  }
+
+  /** Puts back data taken with snapshot() (a registration the kernel refused). */
+  restore(data: RegistrationsFile): void {
+    this.commit(structuredClone(data));
+  }
+
+  /** The raw data (tests; the file). */
+  snapshot(): RegistrationsFile {
+    return structuredClone(this.data);
+  }
+
+  private view(balancer: string, name: string, source: "file" | "registered", target: Target): RegisteredView {
+    const k = key(balancer, name);
+    const r = this.data.registrations.find((x) => key(x.balancer, String(x.target.name)) === k);
+    const d = this.data.drains.find((x) => key(x.balancer, x.target) === k);
+    return {
+      balancer,
+      name,
+      source,
+      state: d ? "draining" : this.data.drained.includes(k) ? "drained" : "serving",
+      ...(r ? { registeredAt: r.registeredAt, expiresAt: r.expiresAt } : {}),
+      ...(d ? { drainDeadline: d.deadline } : {}),
+      target,
+    };
+  }
+
+  /** Saves first: a registration the file does not hold is not made. */
+  private commit(next: RegistrationsFile): void {
+    this.save(next);
+    this.data = next;
+  }
+}

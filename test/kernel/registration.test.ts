@@ -1,0 +1,107 @@
+/**
+ * Targets at run time (issue 12, items 2 and 3), with the daemon as a process:
+ * a target registered through the CLI joins the table without moving a
+ * remembered flow, survives a restart of the daemon, and leaves when its lease
+ * runs out; a drained target takes no new flows but keeps its remembered ones
+ * until the drain's timeout, then leaves; refusals name the field or the rule.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { Lab } from "../../src/lab/lab.js";
+import { buildLoadBalancer, LB, probe } from "../../src/lab/loadBalancer.js";
+import { examplePath } from "../../src/lab/examples.js";
+import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
+
+const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
+  .replace(/\n      - \{ name: target-d[^\n]*/, "")
+  .replace("    flows:", "    flowMemory: { timeout: 120s }\n    registration: { lease: 4s }\n    flows:")
+  .concat('daemon:\n  metrics: "off"\n');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!isRoot)("target registration and drains", () => {
+  const lab = new Lab("rg");
+  let daemon: CliRun | undefined;
+  const file = configFile(config, "registration.yaml");
+  const sports = Array.from({ length: 300 }, (_, i) => 40000 + i * 3);
+  const ns = () => lab.ns("fe");
+  const targets = () => JSON.parse(cli(["lb", "target", "list", "stream-a", "--netns", ns(), "--json"]).stdout).targets as { name: string; source: string; state: string }[];
+
+  beforeAll(async () => {
+    await buildLoadBalancer(lab);
+    daemon = await startDaemon([file, "--netns", ns()]);
+  });
+  afterAll(async () => {
+    killDaemon(daemon);
+    cli(["destroy", "--netns", ns()]);
+    await lab.teardown();
+  });
+
+  it("refuses a registration that names a file target, a bad field, or a balancer without registration", () => {
+    const same = cli(["lb", "target", "add", "stream-a", "target-a", "--via", "172.16.0.6", "--interface", "conduit-a", "--netns", ns()]);
+    expect(same.code).toBe(1);
+    expect(same.stderr).toContain("the file's targets win");
+    const bad = cli(["lb", "target", "add", "stream-a", "target-x", "--via", "300.1.1.1", "--interface", "conduit-a", "--netns", ns()]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/via: .*300\.1\.1\.1/);
+    const none = cli(["lb", "target", "add", "nosuch", "target-x", "--via", "172.16.1.8", "--interface", "conduit-b", "--netns", ns()]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("no load balancer named 'nosuch'");
+    expect(targets().map((t) => t.name)).toEqual(["target-a", "target-b", "target-c"]);
+  });
+
+  it("a registered target joins without moving a remembered flow, survives a restart, and leaves when its lease runs out", async () => {
+    const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
+    expect(before.filter((t) => t === null)).toEqual([]);
+    const t0 = Date.now();
+    const add = cli(["lb", "target", "add", "stream-a", "target-d", "--via", "172.16.1.8", "--via6", "fd00:0:0:1::8", "--interface", "conduit-b", "--netns", ns(), "--json"]);
+    expect(add.code, add.stderr).toBe(0);
+    console.log(`registration applied in ${Date.now() - t0} ms`);
+    expect(targets().find((t) => t.name === "target-d")).toMatchObject({ source: "registered", state: "serving" });
+    expect(await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports })).toEqual(before);
+    const fresh = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) });
+    expect(fresh.filter((t) => t === "target-d").length).toBeGreaterThan(40);
+
+    // a restart keeps it (renewed first, so the restart fits in the lease)
+    expect(cli(["lb", "target", "renew", "stream-a", "target-d", "--netns", ns()]).code).toBe(0);
+    killDaemon(daemon);
+    await daemon!.done;
+    daemon = await startDaemon([file, "--netns", ns()]);
+    expect(targets().find((t) => t.name === "target-d")?.source).toBe("registered");
+    expect(await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) })).toEqual(fresh);
+
+    // no renewal: gone within the 4 s lease (plus a reconcile)
+    await daemon.logged('"msg":"lease expired; target removed"', 8000);
+    await sleep(300);
+    expect(targets().map((t) => t.name)).not.toContain("target-d");
+    const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) });
+    expect(after.filter((t) => t === "target-d" || t === null)).toEqual([]);
+    // flows of the others did not move
+    expect(after.filter((t, i) => fresh[i] !== "target-d" && t !== fresh[i]).length).toBe(0);
+  });
+
+  it("a drained target takes no new flows, keeps its remembered ones until the timeout, then leaves; undrain brings it back", async () => {
+    const old = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
+    const ofA = old.filter((t) => t === "target-a").length;
+    expect(ofA).toBeGreaterThan(40);
+    const drain = cli(["lb", "target", "drain", "stream-a", "target-a", "--timeout", "3s", "--netns", ns()]);
+    expect(drain.code, drain.stderr).toBe(0);
+    expect(targets().find((t) => t.name === "target-a")?.state).toBe("draining");
+    // remembered flows stay, new ones never reach it
+    expect(await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports })).toEqual(old);
+    const fresh = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 2) });
+    expect(fresh.filter((t) => t === "target-a")).toEqual([]);
+    expect(fresh.filter((t) => t === null)).toEqual([]);
+    // the timeout ends it: target-a leaves, its flows move, the others' stay
+    await daemon!.logged('"msg":"drain finished; target left"', 8000);
+    await sleep(300);
+    expect(targets().find((t) => t.name === "target-a")?.state).toBe("drained");
+    const moved = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
+    expect(moved.filter((t) => t === "target-a" || t === null)).toEqual([]);
+    expect(moved.filter((t, i) => old[i] !== "target-a" && t !== old[i]).length).toBe(0);
+    // undrain: serving again, new flows reach it
+    expect(cli(["lb", "target", "undrain", "stream-a", "target-a", "--netns", ns()]).code).toBe(0);
+    const back = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 10000) }); // flows never seen: remembered ones stay where they are
+    expect(back.filter((t) => t === "target-a").length).toBeGreaterThan(40);
+  });
+});
