@@ -37,7 +37,7 @@ loadBalancers:
 
 interface Report {
   n: number;
-  flow: { src: string; dst: string; proto: string; sport: number; dport: number; iif: string };
+  flow: { src: string; dst: string; proto: string; sport: number; dport: number; iif: string; tcpFlags?: string };
   hook: string;
   steps: { chain: string; comment?: string; verdict?: string }[];
   balancer: { name: string; flow: string; source: string; target: string; mark: number; entry: number; size: number; entryOwner: string };
@@ -180,6 +180,29 @@ describe.skipIf(!isRoot)("trace --live", () => {
     expect(done.stdout).toMatch(new RegExp(`# web: Maglev lookup -> jump lb0_t_[0-9a-f]{8}`));
     expect(done.stdout).toMatch(new RegExp(`balancer web: flow web, Maglev entry \\d+ of 257 \\(from the table\\) -> target ${answer}, mark 0x${t.mark.toString(16).padStart(8, "0")}`));
     expect(done.stdout).toContain(`=> unicast dev ${t.interface} via ${t.via}`);
+  });
+
+  it("flow memory: a connection's first packet is chosen by the table, the rest by the memory, all to the same target", async () => {
+    const withMemory = CONFIG.replace("    targets:", "    flowMemory: { timeout: 60s }\n    targets:");
+    const a = cli(["apply", configFile(withMemory), "--netns", fe()]);
+    expect(a.code, a.stderr).toBe(0);
+    try {
+      const { done, json } = await traced(["--proto", "tcp", "--sport", "42010", "--count", "3", "--duration", "20s"], async () => [(await tcp(42010)).stdout.trim()]);
+      expect(done.code, done.stderr).toBe(0);
+      const target = (await receiver("tcp", 42010))!;
+      const [first, ...rest] = json!.packets;
+      expect(first.flow.tcpFlags).toBe("syn");
+      expect(first.balancer).toMatchObject({ source: "table", target, entryOwner: target });
+      expect(first.steps.map((s) => s.comment)).toContain("web: not remembered");
+      for (const p of rest) {
+        expect(p.balancer).toMatchObject({ source: "memory", target, mark: targets[target].mark });
+        expect(p.balancer.entry).toBeUndefined();
+        expect(p.steps.map((s) => s.comment)).toContain(`web: flow memory of ${target}`);
+        expect(p.route).toMatchObject({ table: String(targets[target].table), dev: targets[target].interface });
+      }
+    } finally {
+      expect(cli(["apply", configFile(CONFIG), "--netns", fe()]).code).toBe(0);
+    }
   });
 
   it("no packet within the time: exit 4 and a clear message; a stale trace table is replaced and removed", async () => {
