@@ -114,7 +114,7 @@ describe("nft monitor trace parser", () => {
   });
 
   it("flow memory: a rule whose comment says so is the source; a memory miss leaves the choice to the table", () => {
-    // not captured: the flow memory is another change's; these lines follow the captured ones' form
+    // synthetic lines in the captured ones' form (test/kernel/traceLive.test.ts traces the real flow memory)
     const hit = [
       'trace id 1 inet symroute lb0_in4 rule meta l4proto { tcp, udp } th dport 80 goto lb0_ports4 comment "web: flow web" (verdict goto lb0_ports4)',
       'trace id 1 inet symroute lb0_ports4 rule meta mark set ip saddr . ip daddr . th sport . th dport map @lb0_fm4 comment "web: flow memory" (verdict jump lb0_t_82c46232)',
