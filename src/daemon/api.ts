@@ -130,12 +130,8 @@ async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse,
     }
     if (req.method === "GET" && url === "/v1/uplinks") return send(res, 200, { uplinks: uplinkView() });
     if (req.method === "GET" && url === "/v1/balancers") {
-      const snap = daemon.snapshot();
-      const health = new Map(daemon.targetHealth().map((h) => [h.key, h]));
-      const views = await balancerViews({ netns: snap.netns ?? undefined });
       // each target with its check's state (null without a check): down ones have no entries in the table
-      const registered = new Set(snap.targetsRegistered);
-      const balancers = views.map((b) => ({ ...b, targets: b.targets.map((t) => ({ ...t, ...(registered.has(`${b.name}/${t.name}`) ? { source: "registered" as const } : {}), health: health.get(`${b.name}/${t.name}`) ?? null })) }));
+      const balancers = await daemon.balancers();
       return send(res, 200, { balancers });
     }
     if (req.method === "POST" && url === "/v1/reload") {

@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import type { ResolvedConfig } from "../config/resolved.js";
 import { RefusedError } from "../apply/apply.js";
-import { reconcile, destroy, status, planConfig } from "../engine/index.js";
+import { reconcile, destroy, status, planConfig, balancerViews } from "../engine/index.js";
 import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
@@ -171,6 +171,20 @@ export class Daemon extends EventEmitter {
     this.snap.targetsRegistered = [...this.registry.registered()].sort();
   }
 
+  /** The balancers as applied, each target with its check's health (null without a check) and where it comes from. */
+  async balancers() {
+    const health = new Map(this.targetHealth().map((h) => [h.key, h]));
+    const registered = this.registry.registered();
+    const drained = this.registry.drained();
+    return (await balancerViews({ netns: this.options.netns })).map((b) => ({
+      ...b,
+      targets: b.targets.map((t) => {
+        const k = `${b.name}/${t.name}`;
+        return { ...t, ...(drained.has(k) ? { state: "drained" as const } : {}), ...(registered.has(k) ? { source: "registered" as const } : {}), health: health.get(k) ?? null };
+      }),
+    }));
+  }
+
   /** Every target of the balancers with where it comes from (file or registered), its lease and drain. */
   targetList(): RegisteredView[] {
     return this.registry.views(this.resolved);
@@ -252,6 +266,7 @@ export class Daemon extends EventEmitter {
     for (const k of this.registry.expire()) {
       this.snap.leasesExpired = [...this.snap.leasesExpired.slice(-19), { target: k, at }];
       this.log("warn", { msg: "lease expired; target removed", target: k });
+      this.emit("leaseExpired", k);
       reasons.push(`lease of ${k} expired`);
     }
     const drains = this.registry.drains();

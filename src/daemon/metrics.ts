@@ -64,6 +64,12 @@ export function daemonMetrics(daemon: Daemon): Registry {
       this.set({ kind: "nft_table" }, s.owned.nftTable ? 1 : 0);
     },
   });
+  // one read of the balancers (counters, remembered flows) per scrape, shared by the metrics that need it
+  let cached: { at: number; views: Promise<Awaited<ReturnType<typeof balancerViews>>> } | null = null;
+  const views = () => {
+    if (!cached || performance.now() - cached.at > 500) cached = { at: performance.now(), views: balancerViews({ netns: daemon.snapshot().netns ?? undefined }) };
+    return cached.views;
+  };
   new Counter({
     name: "symroute_target_packets_total",
     help: "Packets a load balancer sent to each target (nft counters).",
@@ -71,10 +77,49 @@ export function daemonMetrics(daemon: Daemon): Registry {
     registers: [register],
     async collect() {
       this.reset();
-      const views = await balancerViews({ netns: daemon.snapshot().netns ?? undefined });
-      for (const b of views) for (const t of b.targets) this.inc({ balancer: b.name, target: t.name }, t.packets);
+      for (const b of await views()) for (const t of b.targets) this.inc({ balancer: b.name, target: t.name }, t.packets);
     },
   });
+  new Gauge({
+    name: "symroute_target_remembered_flows",
+    help: "Flows a balancer's flow memory holds for each target now (balancers with flowMemory).",
+    labelNames: ["balancer", "target"],
+    registers: [register],
+    async collect() {
+      this.reset();
+      for (const b of await views()) for (const t of b.targets) if (t.remembered !== undefined) this.set({ balancer: b.name, target: t.name }, t.remembered);
+    },
+  });
+  new Gauge({
+    name: "symroute_target_state",
+    help: "1 for each target's state now: up (in the Maglev table), down (its check fails), draining (no new flows), drained.",
+    labelNames: ["balancer", "target", "state"],
+    registers: [register],
+    async collect() {
+      this.reset();
+      const drained = new Set(daemon.targetList().filter((t) => t.state === "drained").map((t) => `${t.balancer}/${t.name}`));
+      for (const b of await views())
+        for (const t of b.targets) {
+          const state = drained.has(`${b.name}/${t.name}`) ? "drained" : t.state;
+          for (const s of ["up", "down", "draining", "drained"]) this.set({ balancer: b.name, target: t.name, state: s }, s === state ? 1 : 0);
+        }
+    },
+  });
+  new Gauge({
+    name: "symroute_targets_registered",
+    help: "Targets registered at run time, by balancer.",
+    labelNames: ["balancer"],
+    registers: [register],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const k of daemon.snapshot().targetsRegistered) counts.set(k.split("/")[0], (counts.get(k.split("/")[0]) ?? 0) + 1);
+      for (const lb of daemon.config().config.loadBalancers) if (lb.registration) this.set({ balancer: lb.name }, counts.get(lb.name) ?? 0);
+    },
+  });
+  const leases = new Counter({ name: "symroute_target_leases_expired_total", help: "Registered targets removed because their lease ran out.", registers: [register] });
+  leases.inc(0);
+  daemon.on("leaseExpired", () => leases.inc());
   const transitions = new Counter({ name: "symroute_uplink_transitions_total", help: "Changes of an uplink's health state.", labelNames: ["uplink", "to"], registers: [register] });
   daemon.on("uplink", (uplink: string, t: { to: string }) => transitions.inc({ uplink, to: t.to }));
   new Gauge({
@@ -115,6 +160,26 @@ export function daemonMetrics(daemon: Daemon): Registry {
     collect() {
       this.reset();
       for (const h of daemon.targetHealth()) this.set({ balancer: h.balancer, target: h.target }, h.state === "up" ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "symroute_target_check_latency_seconds",
+    help: "Smoothed time of the target's passing checks (EWMA): a connect, an HTTP answer, a command's run.",
+    labelNames: ["balancer", "target"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const h of daemon.targetHealth()) if (h.ewmaMs !== null) this.set({ balancer: h.balancer, target: h.target }, h.ewmaMs / 1000);
+    },
+  });
+  new Counter({
+    name: "symroute_target_check_failures_total",
+    help: "Failed checks of each target since the daemon started.",
+    labelNames: ["balancer", "target"],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const h of daemon.targetHealth()) this.inc({ balancer: h.balancer, target: h.target }, Math.max(0, h.sent - h.answered));
     },
   });
   return register;

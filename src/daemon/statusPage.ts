@@ -8,7 +8,7 @@
 import type { Daemon, DaemonSnapshot } from "./daemon.js";
 import type { UplinkHealthView } from "./uplinkHealth.js";
 import type { HistoryPoint, UplinkHistory } from "./history.js";
-import { balancerViews, type BalancerView } from "../engine/index.js";
+import type { BalancerView } from "../engine/index.js";
 
 /** One uplink in /status.json: its health, when its state began as Unix time, and its history. */
 export type StatusUplink = UplinkHealthView & { sinceAt: string; history: HistoryPoint[] };
@@ -25,7 +25,7 @@ export interface StatusJson {
 }
 
 /** Everything the page shows, now. */
-export async function statusJson(daemon: Pick<Daemon, "snapshot" | "uplinkHealth">, history: UplinkHistory | null): Promise<StatusJson> {
+export async function statusJson(daemon: Pick<Daemon, "snapshot" | "uplinkHealth" | "balancers">, history: UplinkHistory | null): Promise<StatusJson> {
   const snap = daemon.snapshot();
   const nowWall = Date.now();
   const nowMono = performance.now();
@@ -38,7 +38,7 @@ export async function statusJson(daemon: Pick<Daemon, "snapshot" | "uplinkHealth
   let balancers: BalancerView[] = [];
   let balancersError: string | null = null;
   try {
-    balancers = await balancerViews({ netns: snap.netns ?? undefined });
+    balancers = await daemon.balancers();
   } catch (e) {
     balancersError = (e as Error).message;
   }
@@ -46,7 +46,7 @@ export async function statusJson(daemon: Pick<Daemon, "snapshot" | "uplinkHealth
 }
 
 /** The routes the metrics server adds: `/` and `/status.json`. */
-export function statusRoutes(daemon: Pick<Daemon, "snapshot" | "uplinkHealth">, history: UplinkHistory | null): Record<string, () => Promise<{ contentType: string; body: string }>> {
+export function statusRoutes(daemon: Pick<Daemon, "snapshot" | "uplinkHealth" | "balancers">, history: UplinkHistory | null): Record<string, () => Promise<{ contentType: string; body: string }>> {
   return {
     "/": () => Promise.resolve({ contentType: "text/html; charset=utf-8", body: STATUS_PAGE }),
     "/status.json": async () => ({ contentType: "application/json", body: JSON.stringify(await statusJson(daemon, history)) }),
@@ -172,17 +172,21 @@ function render(d) {
   lbs.replaceChildren();
   if (d.balancers.length === 0) lbs.appendChild(el("div", { "class": "card muted" }, ["no load balancer"]));
   d.balancers.forEach(function (b) {
-    var rows = [el("tr", {}, [el("th", {}, ["target"]), el("th", {}, ["share"]), el("th", {}, [""]), el("th", {}, ["packets"])])];
+    var memory = !!b.flowMemory;
+    var rows = [el("tr", {}, [el("th", {}, ["target"]), el("th", {}, ["state"]), el("th", {}, ["check"]), el("th", {}, ["share"]), el("th", {}, [""]), el("th", {}, ["packets"])].concat(memory ? [el("th", {}, ["remembered"])] : []))];
     b.targets.forEach(function (t) {
-      rows.push(el("tr", { "data-target": t.name }, [
-        el("td", {}, [t.name]),
+      var check = t.health ? ms(t.health.ewmaMs) + " " + pct(t.health.loss) : "–";
+      rows.push(el("tr", { "data-target": t.name, "data-state": t.state || "up" }, [
+        el("td", {}, [t.name + (t.source === "registered" ? " (registered)" : "")]),
+        el("td", {}, [t.state || "up"]),
+        el("td", {}, [check]),
         el("td", {}, [pct(t.share)]),
         el("td", {}, [el("span", { "class": "bar", style: "width:" + Math.round(t.share * 200) + "px" })]),
         el("td", {}, [String(t.packets)])
-      ]));
+      ].concat(memory ? [el("td", {}, [String(t.remembered || 0)])] : [])));
     });
     lbs.appendChild(el("div", { "class": "card", "data-balancer": b.name }, [
-      el("div", {}, [el("span", { "class": "name" }, [b.name]), el("span", { "class": "muted" }, ["  " + b.vips.join(", ") + " · " + b.assignment + " · " + b.size + " entries"])]),
+      el("div", {}, [el("span", { "class": "name" }, [b.name]), el("span", { "class": "muted" }, ["  " + b.vips.join(", ") + " · " + b.assignment + " · " + b.size + " entries" + (b.flowMemory ? " · flow memory " + b.flowMemory.timeout + "s" : " · stateless")])]),
       el("table", {}, rows)
     ]));
   });

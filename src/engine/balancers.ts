@@ -24,7 +24,7 @@ export interface TargetView {
   share: number;
   packets: number;
   /** "up" in the table; "down" (its check fails) and "draining" take no new flows */
-  state: "up" | "down" | "draining";
+  state: "up" | "down" | "draining" | "drained";
   /** flows remembered now (with flow memory) */
   remembered?: number;
   /** where the target comes from: absent for the file's own, "registered" for run-time ones */

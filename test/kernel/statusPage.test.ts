@@ -139,7 +139,7 @@ describe.skipIf(!isRoot)("status page of the daemon", () => {
     expect(d).toMatch(/<div class="card uplink" data-uplink="isp2" data-state="up">/);
     expect(d).toMatch(/<span class="state down" data-state="down">down<\/span>/);
     expect(d).toMatch(/<div class="card" data-balancer="web">/);
-    for (const t of targets) expect(d).toMatch(new RegExp(`<tr data-target="${t.name}"><td>${t.name}</td><td>[0-9.]+ %</td><td><span class="bar" style="width:[0-9]+px"></span></td><td>[0-9]+</td></tr>`));
+    for (const t of targets) expect(d).toMatch(new RegExp(`<tr data-target="${t.name}" data-state="up"><td>${t.name}</td><td>up</td><td>–</td><td>[0-9.]+ %</td><td><span class="bar" style="width:[0-9]+px"></span></td><td>[0-9]+</td></tr>`));
     for (const name of ["isp1", "isp2"]) {
       const svg = new RegExp(`<svg [^>]*data-uplink="${name}"[^>]*>([\\s\\S]*?)</svg>`).exec(d);
       expect(svg, `${name}'s plot`).not.toBeNull();
