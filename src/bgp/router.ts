@@ -37,7 +37,7 @@ export function renderRouterBird(r: RouterSettings): string {
     "  bfd on;",
     "  connect delay time 1;",
     "  connect retry time 2;",
-    "  error wait time 1, 10;    # a frontend that BFD declared dead may come back at once, not after a minute",
+    "  error wait time 1, 2;     # a frontend that BFD declared dead may come back within seconds, not after a minute",
     "  ipv4 { import all; export none; };",
     "}",
   ];
