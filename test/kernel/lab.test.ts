@@ -10,7 +10,7 @@ const namespaces = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8
 
 describe.skipIf(!isRoot)("symroute lab", () => {
   it("runs every scenario, shows each failure fixed, and tears everything down", () => {
-    const r = cli(["lab"]);
+    const r = cli(["lab"], {}, 190_000);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     for (const s of ["return-path", "uplinks", "load-balancer", "routed-network", "daemon", "failover"]) expect(r.stdout).toContain(`${s}: the failure was shown and fixed`);
     expect(r.stdout).toMatch(/packets from the services reached the default gateway/);
@@ -32,11 +32,25 @@ describe.skipIf(!isRoot)("symroute lab", () => {
     expect(prefixes).toHaveLength(6);
     const left = namespaces();
     for (const p of prefixes) expect(left).not.toContain(p);
-  }, 180_000);
+  }, 200_000);
+
+  it("scale-out: a frontend lost, restarted and added under 400 flows, each converged and none broken", () => {
+    const r = cli(["lab", "scale-out"], {}, 90_000);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/FAIL +/);
+    expect(r.stdout).toMatch(/OK +router withdrew fe1 in \d+ ms/);
+    expect(r.stdout).toMatch(/OK +new connections: 0 of [1-9]\d* refused/);
+    expect(r.stdout).toMatch(/frontend lost +\d+ ms +0 broken/);
+    expect(r.stdout).toMatch(/frontend restarted +\d+ ms +0 broken +0 refused/);
+    expect(r.stdout).toMatch(/frontend added +\d+ ms +0 broken/);
+    const prefix = /building namespaces (sb[a-z0-9]+x\d+)-/.exec(r.stdout)?.[1];
+    expect(prefix).toBeTruthy();
+    expect(namespaces()).not.toContain(prefix!);
+  }, 100_000);
 
   it("refuses an unknown scenario with exit 1", () => {
     const r = cli(["lab", "nope"]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("unknown scenario 'nope' (known: return-path, uplinks, load-balancer, routed-network, daemon, failover)");
+    expect(r.stderr).toContain("unknown scenario 'nope' (known: return-path, uplinks, load-balancer, routed-network, daemon, failover, scale-out)");
   });
 });
