@@ -338,6 +338,19 @@ const daemonSchema = z.strictObject({
     .optional(),
   reconcileInterval: duration.optional(),
   debounce: duration.optional(),
+  api: z
+    .strictObject({
+      listen: z
+        .string()
+        .regex(/^([0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be ADDRESS:PORT such as 192.0.2.10:9480 or [2001:db8::10]:9480; got ${quote(String(i.input))}` })
+        .describe("address and port of the API over TCP, for targets on other hosts"),
+      tokenFile: z
+        .string()
+        .regex(/^\/[^\0]*$/, { error: (i) => `must be an absolute path; got ${quote(String(i.input))}` })
+        .describe("file (mode 0600 or 0400) holding the bearer token every request must carry"),
+    })
+    .optional()
+    .describe("the API over TCP, off by default; the unix socket is always there"),
 });
 
 export const configSchema = z.strictObject({

@@ -4,7 +4,8 @@
  * Shapes are documented in README ("The daemon's API").
  */
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from "node:http";
-import { chmodSync, lstatSync, rmSync } from "node:fs";
+import { chmodSync, lstatSync, readFileSync, rmSync } from "node:fs";
+import { timingSafeEqual } from "node:crypto";
 import { connect } from "node:net";
 import type { Daemon } from "./daemon.js";
 import { balancerViews } from "../engine/index.js";
@@ -65,6 +66,51 @@ export async function startApi(daemon: Daemon, path: string, uplinkView: () => u
     server.listen(path, () => resolve());
   });
   chmodSync(path, 0o660);
+  return server;
+}
+
+/**
+ * Reads the API's bearer token: a regular file, not a symlink, readable by its
+ * owner only (0600 or 0400), of at least 16 characters. Anything else is refused:
+ * a token others can read authenticates nobody.
+ */
+export function readTokenFile(path: string): string {
+  const st = lstatSync(path);
+  if (st.isSymbolicLink() || !st.isFile()) throw new Error(`daemon.api.tokenFile ${path} is not a regular file`);
+  if ((st.mode & 0o077) !== 0) throw new Error(`daemon.api.tokenFile ${path} has mode ${(st.mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600)`);
+  const token = readFileSync(path, "utf8").trim();
+  if (token.length < 16) throw new Error(`daemon.api.tokenFile ${path} holds ${token.length} characters; a token needs at least 16`);
+  return token;
+}
+
+/** True when the request carries `Authorization: Bearer TOKEN` (compared in constant time). */
+function authorized(req: IncomingMessage, token: Buffer): boolean {
+  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+  if (!m) return false;
+  const given = Buffer.from(m[1].trim());
+  return given.length === token.length && timingSafeEqual(given, token);
+}
+
+/**
+ * The same API over TCP for targets on other hosts (`daemon.api`): off unless
+ * configured, and then every request needs the bearer token; nothing
+ * unauthenticated listens on a network address.
+ */
+export async function startTcpApi(daemon: Daemon, listen: string, tokenFile: string, uplinkView: () => unknown[]): Promise<Server> {
+  const token = Buffer.from(readTokenFile(tokenFile));
+  const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(listen);
+  if (!m) throw new Error(`daemon.api.listen: '${listen}' is not ADDRESS:PORT`);
+  const server = createServer((req, res) => {
+    if (!authorized(req, token)) {
+      res.setHeader("www-authenticate", 'Bearer realm="symroute"');
+      return send(res, 401, { error: "a bearer token is required (Authorization: Bearer TOKEN, the token of daemon.api.tokenFile)" });
+    }
+    void handle(daemon, req, res, uplinkView);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(m[2]), m[1], () => resolve());
+  });
   return server;
 }
 

@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { durationMs } from "../../config/schema.js";
 import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
-import { socketPath, startApi } from "../../daemon/api.js";
+import { socketPath, startApi, startTcpApi } from "../../daemon/api.js";
 import { callDaemon } from "../../daemon/client.js";
 import { daemonMetrics, startMetricsServer } from "../../daemon/metrics.js";
 import { startHistory } from "../../daemon/history.js";
@@ -42,7 +42,7 @@ export function registerRunCommands(program: Command): void {
       daemon.on("log", (level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>) => log[level](fields));
       daemon.on("event", (kind: string, line: string) => log.debug({ msg: "kernel event", kind, line }));
 
-      const api = await startApi(daemon, socketPath(opts.netns), () => {
+      const uplinkView = () => {
         const health = new Map(daemon.uplinkHealth().map((h) => [h.name, h]));
         return daemon.config().config.uplinks.map((u) => ({
           name: u.name,
@@ -54,9 +54,18 @@ export function registerRunCommands(program: Command): void {
           tier: u.tier ?? 1,
           health: health.get(u.name) ?? null,
         }));
-      }).catch((e: unknown) => {
+      };
+      const api = await startApi(daemon, socketPath(opts.netns), uplinkView).catch((e: unknown) => {
         throw new CliError(`run: ${(e as Error).message}`);
       });
+      // the API over TCP only when configured, and then only with its bearer token
+      const tcpApi = settings.api
+        ? await startTcpApi(daemon, settings.api.listen, settings.api.tokenFile, uplinkView).catch((e: unknown) => {
+            api.close();
+            throw new CliError(`run: ${(e as Error).message}`);
+          })
+        : null;
+      if (tcpApi) log.info({ msg: "API over TCP", listen: settings.api!.listen, auth: "bearer token" });
       const listen = opts.metrics ?? settings.metrics ?? DEFAULT_METRICS;
       // the status page's plots: one sample of uplink health a second, the last ten minutes
       const history = listen === "off" ? null : startHistory(() => daemon.uplinkHealth());
@@ -107,6 +116,10 @@ export function registerRunCommands(program: Command): void {
       history?.stop();
       await daemon.stop(!!opts.destroyOnExit);
       await new Promise<void>((r) => api.close(() => r()));
+      if (tcpApi) {
+        tcpApi.closeAllConnections();
+        await new Promise<void>((r) => tcpApi.close(() => r()));
+      }
       if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
       log.flush?.();
     });
