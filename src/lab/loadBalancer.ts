@@ -7,6 +7,7 @@
 import { Lab } from "./lab.js";
 import { PROBE_SCRIPT, SERVER_SCRIPT } from "./probeScript.js";
 import { parseAddress } from "../net/ip.js";
+import type { BackgroundProcess } from "../kernel/background.js";
 
 export const LB = {
   vip4: "20.0.0.1",
@@ -14,6 +15,8 @@ export const LB = {
   tcpPort: 4000,
   bigPort: 4001,
   udpPort: 5000,
+  /** long-lived flows: each line answered with the target's name */
+  streamPort: 4002,
   targets: [
     { name: "target-a", conduit: "a", v4: "172.16.0.6", v6: "fd00::6" },
     { name: "target-b", conduit: "a", v4: "172.16.0.8", v6: "fd00::8" },
@@ -28,8 +31,18 @@ export function targetHost(name: string): string {
   return name.replace("target-", "t");
 }
 
-/** Builds the topology and starts a TCP and a UDP answering server on each target. */
-export async function buildLoadBalancer(lab: Lab): Promise<void> {
+/**
+ * Starts a target's servers: TCP and UDP answering with its name on the VIPs, a
+ * long-lived stream, and for health checks TCP 4000 and HTTP 8080 /healthz on its own addresses.
+ */
+export function startTargetServer(lab: Lab, t: (typeof LB.targets)[number]): BackgroundProcess {
+  const arg = JSON.stringify({ name: t.name, addresses: [LB.vip4, LB.vip6], own: [t.v4, t.v6], tcpPort: LB.tcpPort, bigPort: LB.bigPort, udpPort: LB.udpPort, streamPort: LB.streamPort });
+  return lab.background(targetHost(t.name), [process.execPath, "--input-type=module", "-e", SERVER_SCRIPT, arg]);
+}
+
+/** Builds the topology and starts a TCP and a UDP answering server on each target; returns the servers by target name. */
+export async function buildLoadBalancer(lab: Lab): Promise<Map<string, BackgroundProcess>> {
+  const servers = new Map<string, BackgroundProcess>();
   await lab.addHosts("tg", "gw", "fe", "swa", "swb", ...LB.targets.map((t) => targetHost(t.name)));
   await lab.link("tg", "eth0", "gw", "tg0");
   await lab.link("gw", "fe0", "fe", "ext-vlan0");
@@ -60,17 +73,17 @@ export async function buildLoadBalancer(lab: Lab): Promise<void> {
     await lab.addr(host, "lo", `${LB.vip4}/32`, `${LB.vip6}/128`);
     await lab.route(host, "default", "via", t.conduit === "a" ? "172.16.0.4" : "172.16.1.4");
     await lab.route(host, "default", "via", t.conduit === "a" ? "fd00::4" : "fd00:0:0:1::4");
-    const arg = JSON.stringify({ name: t.name, addresses: [LB.vip4, LB.vip6], tcpPort: LB.tcpPort, bigPort: LB.bigPort, udpPort: LB.udpPort });
-    lab.background(host, [process.execPath, "--input-type=module", "-e", SERVER_SCRIPT, arg]);
+    servers.set(t.name, startTargetServer(lab, t));
   }
   for (const t of LB.targets) {
     const host = targetHost(t.name);
     for (let i = 0; i < 50; i++) {
       const r = await lab.exec(host, ["ss", "-ltnH", `sport = :${LB.tcpPort}`], undefined, true);
-      if (r.stdout.trim().split("\n").filter(Boolean).length >= 2) break;
+      if (r.stdout.trim().split("\n").filter(Boolean).length >= 4) break;
       await new Promise((res) => setTimeout(res, 50));
     }
   }
+  return servers;
 }
 
 /** Who answered each connection (null where none did), from the traffic generator. */

@@ -10,6 +10,7 @@ import type { Lab } from "./lab.js";
 import { buildLoadBalancer, LB, probe } from "./loadBalancer.js";
 import { applyFile, describeApply, destroyIn, type Say } from "./story.js";
 import { examplePath } from "./examples.js";
+import { dynamicTargetsStory } from "./dynamicTargetsStory.js";
 
 const SPORTS = Array.from({ length: 400 }, (_, i) => 20000 + i * 7);
 
@@ -23,7 +24,7 @@ function table(results: (string | null)[], say: Say): void {
 export async function loadBalancerStory(lab: Lab, say: Say): Promise<boolean> {
   say("== load-balancer (seeds 002/003): flows of a VIP hashed with Maglev to four targets, in the kernel ==");
   say(`building namespaces ${lab.prefix}-{tg,gw,fe,swa,swb,ta,tb,tc,td}`);
-  await buildLoadBalancer(lab);
+  const servers = await buildLoadBalancer(lab);
   say(`before symroute: TCP connections from the traffic generator to ${LB.vip4}:${LB.tcpPort}`);
   const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: SPORTS.slice(0, 40) });
   say(`  ${before.filter((r) => r === null).length} of 40 tried got no answer: the frontend has no route to the VIP`);
@@ -52,7 +53,8 @@ export async function loadBalancerStory(lab: Lab, say: Say): Promise<boolean> {
     say("symroute destroy: frontend back as it was");
     await destroyIn(lab, "fe");
     const counts = ["target-a", "target-b", "target-c", "target-d"].map((t) => all.filter((r) => r === t).length);
-    return before.every((r) => r === null) && counts.every((c) => c >= 75 && c <= 125) && moved / (400 - fromD) <= 0.1 && back.every((r, i) => r === all[i]);
+    const stateless = before.every((r) => r === null) && counts.every((c) => c >= 75 && c <= 125) && moved / (400 - fromD) <= 0.1 && back.every((r, i) => r === all[i]);
+    return (await dynamicTargetsStory(lab, servers, say)) && stateless;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

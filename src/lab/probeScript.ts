@@ -43,8 +43,14 @@ process.stdout.write(JSON.stringify(results));
 export const SERVER_SCRIPT = `
 const net = await import("node:net");
 const dgram = await import("node:dgram");
-const { name, addresses, tcpPort, bigPort, udpPort } = JSON.parse(process.argv[1]);
+const http = await import("node:http");
+const { name, addresses, tcpPort, bigPort, udpPort, streamPort, own = [] } = JSON.parse(process.argv[1]);
 const big = "x".repeat(20000);
+// health checks reach the target on its own address (through its conduit): a TCP port and an HTTP /healthz
+for (const address of own) {
+  net.createServer((s) => { s.on("error", () => {}); s.end(); }).listen({ host: address, port: tcpPort, ipv6Only: address.includes(":") });
+  http.createServer((req, res) => { res.writeHead(req.url === "/healthz" ? 200 : 404); res.end(name + "\\n"); }).listen({ host: address, port: 8080, ipv6Only: address.includes(":") });
+}
 for (const address of addresses) {
   net.createServer((s) => { s.on("error", () => {}); s.end(name + "\\n"); }).listen({ host: address, port: tcpPort, ipv6Only: address.includes(":") });
   // a large answer in full-size segments: with a smaller MTU on the way, only path MTU discovery gets it through
@@ -52,5 +58,7 @@ for (const address of addresses) {
   const u = address.includes(":") ? dgram.createSocket({ type: "udp6", ipv6Only: true }) : dgram.createSocket("udp4");
   u.on("message", (m, rinfo) => u.send(name + " " + m.length + "\\n", rinfo.port, rinfo.address));
   u.bind(udpPort, address);
+  // long-lived flows: every line is answered with the target's name, for as long as the client keeps sending
+  if (streamPort) net.createServer((s) => { s.on("error", () => {}); s.setNoDelay(true); s.on("data", (d) => { for (const c of d.toString()) if (c === "\\n") s.write(name + "\\n"); }); }).listen({ host: address, port: streamPort, ipv6Only: address.includes(":") });
 }
 `;
