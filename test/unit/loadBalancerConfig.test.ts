@@ -1,4 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfigText } from "../../src/config/load.js";
 import { mustFail, mustLoad } from "../helpers/config.js";
 import { compile } from "../../src/compile/index.js";
 
@@ -77,5 +80,24 @@ ${FLOW}${TARGETS}    egress: { gateway: 169.254.100.150, interface: ext0, table:
     expect(info.size).toBe(257);
     expect(info.targets.map((t) => [t.name, t.mark, t.table])).toEqual([["a", 0x10000, 1000], ["b", 0x20000, 1001]]);
     expect(info.table).toHaveLength(257);
+  });
+});
+
+describe("target checks", () => {
+  const base = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer-dynamic.yaml"), "utf8");
+  it("take exactly one of tcp, http and command, located at the check", () => {
+    const both = loadConfigText(base.replace("check: { tcp: 4000, interval: 250ms, down: 3, up: 2 }", "check: { tcp: 4000, command: [/bin/true] }"), "x.yaml");
+    expect(both.ok).toBe(false);
+    if (!both.ok) expect(both.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("\n")).toContain("loadBalancers.0.targets.0.check: has tcp and command: give exactly one of tcp, http or command");
+    const none = loadConfigText(base.replace("check: { tcp: 4000, interval: 250ms, down: 3, up: 2 }", "check: { interval: 250ms }"), "x.yaml");
+    expect(none.ok).toBe(false);
+    const badPath = loadConfigText(base.replace("path: /healthz", 'path: "no slash"'), "x.yaml");
+    expect(badPath.ok).toBe(false);
+    if (!badPath.ok) expect(badPath.issues[0].path.join(".")).toBe("loadBalancers.0.targets.1.check.http.path");
+  });
+  it("flowMemory and registration take bounded values", () => {
+    const r = loadConfigText(base.replace("flowMemory: { timeout: 120s, size: 65536 }", "flowMemory: { timeout: 100ms, size: 10 }"), "x.yaml");
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.issues.map((i) => i.path.join(".")).sort()).toEqual(["loadBalancers.0.flowMemory.size", "loadBalancers.0.flowMemory.timeout"]);
   });
 });

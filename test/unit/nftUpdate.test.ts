@@ -40,3 +40,48 @@ describe("in-place target changes", () => {
     expect(targetUpdate(tableOf(example), tableOf(example))).toEqual({ commands: [], entries: 0, chains: 0 });
   });
 });
+
+describe("in-place target changes with flow memory", () => {
+  const memory = (text: string) => text.replace("    flows:", "    flowMemory: { timeout: 60s }\n    flows:");
+  const compileWith = (text: string, downTargets: string[] = [], draining: string[] = []) =>
+    compile(mustLoad(memory(text)), { links: {}, rpFilter: {} }, {}, new Set(), new Set(downTargets), new Set(draining)).desired.nft!;
+  const verbs = (cs: Record<string, unknown>[]) => cs.map((c) => `${Object.keys(c)[0]} ${Object.keys(Object.values(c)[0] as object)[0]}`);
+
+  it("a new target brings its flow sets before the rules that use them; the recall chain is rewritten in place", () => {
+    const update = targetUpdate(compileWith(withoutD(example)), compileWith(example))!;
+    expect(update).not.toBeNull();
+    const v = verbs(update.commands);
+    expect(v.slice(0, 2)).toEqual(["add set", "add set"]);
+    expect(v.filter((x) => x === "flush chain").length).toBe(2); // recall4 and recall6
+    expect(v).not.toContain("flush set");
+  });
+
+  it("a target going down leaves the recall chain and forgets its flows; one coming back starts with none", () => {
+    const down = targetUpdate(compileWith(example), compileWith(example, ["stream-a/target-d"]))!;
+    const flushed = down.commands.filter((c) => "flush" in c && "set" in (c.flush as object)).map((c) => ((c.flush as { set: { name: string } }).set.name));
+    expect(flushed.sort()).toEqual(["lb0_t_81bb81d7_f4", "lb0_t_81bb81d7_f6"]);
+    const back = targetUpdate(compileWith(example, ["stream-a/target-d"]), compileWith(example))!;
+    expect(verbs(back.commands)).not.toContain("flush set");
+  });
+
+  it("a draining target keeps its place in the recall chain while leaving the Maglev table", () => {
+    const table = compileWith(example, [], ["stream-a/target-d"]);
+    const recall = table.rules.filter((r) => r.chain === "lb0_recall4").map((r) => r.comment);
+    expect(recall).toContain("stream-a: flow memory of target-d");
+    const owners = new Set((table.maps ?? []).flatMap((m) => m.elem.map(([, chain]) => chain)));
+    expect(owners.has("lb0_t_81bb81d7")).toBe(false);
+    const update = targetUpdate(compileWith(example), table)!;
+    expect(verbs(update.commands)).not.toContain("flush set");
+  });
+
+  it("removing a target deletes its sets after the chains that used them", () => {
+    const v = verbs(targetUpdate(compileWith(example), compileWith(withoutD(example)))!.commands);
+    expect(v.slice(-2)).toEqual(["delete set", "delete set"]);
+    expect(v.lastIndexOf("delete chain")).toBeLessThan(v.indexOf("delete set"));
+  });
+
+  it("turning memory on or changing its timeout is a new table", () => {
+    expect(targetUpdate(tableOf(example), compileWith(example))).toBeNull();
+    expect(targetUpdate(compileWith(example), compile(mustLoad(example.replace("    flows:", "    flowMemory: { timeout: 30s }\n    flows:")), { links: {}, rpFilter: {} }).desired.nft!)).toBeNull();
+  });
+});
