@@ -17,6 +17,8 @@ import { hex } from "../model/rule.js";
 export interface NftModel {
   marks?: MarkPlan;
   balancers?: BalancerInfo[];
+  /** balancers with flow memory: the target that remembers the traced flow (null: none does), read from the kernel */
+  remembered?: Map<string, string | null>;
 }
 
 /** A traced packet: its decision and, when asked, its reply's. */
@@ -41,6 +43,16 @@ function applyNft(model: NftModel, p: Packet, restoredCtMark: number | null): { 
   for (const b of model.balancers ?? []) {
     if (!b.vips.includes(p.dst)) continue;
     const ports = p.proto === 6 || p.proto === 17 || p.proto === 132 ? { sport: p.sport ?? 0, dport: p.dport ?? 0 } : undefined;
+    if (b.flowMemory && ports && model.remembered?.has(b.name)) {
+      const name = model.remembered.get(b.name);
+      const target = b.targets.find((t) => t.name === name && t.state !== "down");
+      if (target) {
+        mark = setMasked(mark, m?.mask ?? 0x00ff0000, target.mark);
+        steps.push({ kind: "nft", text: `load balancer ${b.name}: served from flow memory: the flow is remembered on target ${target.name}${target.state === "draining" ? " (draining: it keeps its remembered flows)" : ""}, meta mark set ${hex(target.mark)}` });
+        return { mark, ctMark, steps };
+      }
+      steps.push({ kind: "nft", text: `load balancer ${b.name}: flow memory: not remembered, so the Maglev table decides (and the target will remember it)` });
+    }
     const hit = balancerTarget(b, p.src ?? "", p.dst, ports);
     if (!hit) {
       steps.push({ kind: "nft", text: `load balancer ${b.name}: no target for the flow` });

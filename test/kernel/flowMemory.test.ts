@@ -60,6 +60,10 @@ describe.skipIf(!isRoot)("flow memory", () => {
     const before6 = await probe(lab, { vip: LB.vip6, port: LB.tcpPort, sports });
     expect(before4.filter((t) => t === null)).toEqual([]);
     expect(remembered(lab.ns("fe"))).toBe(800);
+    // trace reads the memory: a remembered flow is served from it, an unseen one by the table
+    const traced = (sport: number) => cli(["trace", "--netns", lab.ns("fe"), "--from", LB.client.v4, "--to", LB.vip4, "--proto", "tcp", "--sport", String(sport), "--dport", String(LB.tcpPort), "--iif", "ext-vlan0"]).stdout;
+    expect(traced(sports[0])).toContain(`served from flow memory: the flow is remembered on target ${before4[0]}`);
+    expect(traced(65000)).toContain("flow memory: not remembered, so the Maglev table decides");
 
     // target-d joins: an in-place update, the memory survives; no remembered flow moves, new flows reach target-d
     const added = apply(withMemory(base), "memory-4.yaml");

@@ -18,6 +18,11 @@ import { parsePrefix } from "../../net/ip.js";
 import { interruptSignal } from "../../engine/interrupts.js";
 import { runLiveTrace, type LiveReport, type LiveResult } from "../../trace/liveRun.js";
 import { flowText, type FlowSelector } from "../../trace/liveTrace.js";
+import type { BalancerInfo } from "../../model/balancer.js";
+import type { Runner } from "../../kernel/runner.js";
+import { findRememberedFlow } from "../../kernel/nft.js";
+import { flowSetName } from "../../compile/loadBalancers.js";
+import { NFT_TABLE } from "../../compile/index.js";
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58 };
 
@@ -124,6 +129,7 @@ nftrace on the selected packets, reads \`nft monitor trace\` and deletes the tab
         model = { marks: applied?.marks, balancers: applied?.balancers };
       }
       const packet = packetFromOptions(o, view.links);
+      model.remembered = await rememberedTargets(runner, model.balancers ?? [], packet);
       const t = trace(view, model, packet, o.reply);
       if (o.json) {
         printJson({
@@ -146,6 +152,20 @@ nftrace on the selected packets, reads \`nft monitor trace\` and deletes the tab
       }
       process.stdout.write(lines.join("\n") + "\n");
     });
+}
+
+/** For balancers with flow memory: which target the kernel remembers the packet's flow on (only with both ports known). */
+async function rememberedTargets(runner: Runner, balancers: BalancerInfo[], packet: Packet): Promise<Map<string, string | null>> {
+  const out = new Map<string, string | null>();
+  const withPorts = packet.proto === 6 || packet.proto === 17 || packet.proto === 132;
+  if (!withPorts || !packet.src || packet.sport === undefined || packet.dport === undefined) return out;
+  const family = packet.dst.includes(":") ? 6 : 4;
+  for (const b of balancers) {
+    if (!b.flowMemory || !b.vips.includes(packet.dst)) continue;
+    const sets = b.targets.map((t) => ({ name: t.name, set: flowSetName(t.chain, family) }));
+    out.set(b.name, await findRememberedFlow(runner, NFT_TABLE, sets, { src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport }));
+  }
+  return out;
 }
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
