@@ -174,6 +174,7 @@ async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse,
       const plan = await daemon.plan();
       return send(res, 200, { plan });
     }
+    if (req.method === "GET" && url === "/v1/bgp") return send(res, 200, { bgp: await daemon.bgpStatus() });
     if (req.method === "GET" && url === "/v1/uplinks") return send(res, 200, { uplinks: uplinkView() });
     if (req.method === "GET" && url === "/v1/balancers") {
       // each target with its check's state (null without a check): down ones have no entries in the table
