@@ -195,21 +195,32 @@ export class Daemon extends EventEmitter {
    * takes it back out, so a bad registration never leaves the kernel half-changed.
    */
   async registerTarget(balancer: string, body: unknown, lease?: string): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
-    const before = this.registry.snapshot();
+    const name = typeof (body as { name?: unknown })?.name === "string" ? (body as { name: string }).name : "";
+    const previous = this.registry.recordOf(balancer, name);
     const { changed, view } = this.registry.add(this.resolved, balancer, body, lease);
     this.noteRegistry();
     this.armDeadlines();
     if (!changed) return { view, reconcile: null };
     this.log("info", { msg: "target registered", target: `${balancer}/${view.name}`, expiresAt: view.expiresAt ?? null });
-    const record = await this.reconcileNow(`target ${balancer}/${view.name} registered`);
+    const record = await this.reconcileIncluding(`target ${balancer}/${view.name} registered`);
     if (record.error) {
-      this.registry.restore(before);
+      this.registry.takeBack(balancer, view.name, previous);
       this.noteRegistry();
-      await this.reconcileNow(`target ${balancer}/${view.name} refused`);
+      await this.reconcileIncluding(`target ${balancer}/${view.name} refused`);
       throw new RegistryError(422, `target ${view.name} not registered: the kernel refused it (${record.error})`);
     }
     await this.syncChecks("restarted");
     return { view, reconcile: record };
+  }
+
+  /**
+   * A reconcile that starts after the caller's change: one under way (begun before
+   * it) is waited out first. Concurrent callers share the next one, so a burst of
+   * registrations costs a few reconciles, not one each.
+   */
+  private async reconcileIncluding(reason: string): Promise<ReconcileRecord> {
+    while (this.running) await this.running;
+    return this.reconcileNow(reason);
   }
 
   /** Renews a registration's lease. */
@@ -225,7 +236,7 @@ export class Daemon extends EventEmitter {
     this.registry.remove(this.resolved, balancer, name);
     this.noteRegistry();
     this.log("info", { msg: "target removed", target: `${balancer}/${name}` });
-    const record = await this.reconcileNow(`target ${balancer}/${name} removed`);
+    const record = await this.reconcileIncluding(`target ${balancer}/${name} removed`);
     await this.syncChecks("restarted");
     return record;
   }
@@ -235,7 +246,7 @@ export class Daemon extends EventEmitter {
     const view = this.registry.drain(this.resolved, balancer, name, timeoutMs);
     this.noteRegistry();
     this.log("info", { msg: "target draining", target: `${balancer}/${name}`, deadline: view.drainDeadline });
-    const record = await this.reconcileNow(`target ${balancer}/${name} draining`);
+    const record = await this.reconcileIncluding(`target ${balancer}/${name} draining`);
     this.armDeadlines(0);
     return { view, reconcile: record };
   }
@@ -245,7 +256,7 @@ export class Daemon extends EventEmitter {
     if (!this.registry.undrain(balancer, name)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
     this.noteRegistry();
     this.log("info", { msg: "target undrained", target: `${balancer}/${name}` });
-    return this.reconcileNow(`target ${balancer}/${name} undrained`);
+    return this.reconcileIncluding(`target ${balancer}/${name} undrained`);
   }
 
   /** Leases and drains are checked when the next one is due, and every second while a drain waits for its flows. */

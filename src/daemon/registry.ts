@@ -213,9 +213,17 @@ export class Registry {
     return out;
   }
 
-  /** Puts back data taken with snapshot() (a registration the kernel refused). */
-  restore(data: RegistrationsFile): void {
-    this.commit(structuredClone(data));
+  /** One registration as recorded (to put it back), or null. */
+  recordOf(balancer: string, name: string): RegistrationsFile["registrations"][number] | null {
+    return structuredClone(this.data.registrations.find((r) => r.balancer === balancer && r.target.name === name) ?? null);
+  }
+
+  /** Takes back one registration the kernel refused: the record it replaced, or none. Others made meanwhile stay. */
+  takeBack(balancer: string, name: string, previous: RegistrationsFile["registrations"][number] | null): void {
+    const next = structuredClone(this.data);
+    next.registrations = next.registrations.filter((r) => !(r.balancer === balancer && r.target.name === name));
+    if (previous) next.registrations.push(previous);
+    this.commit(next);
   }
 
   /** The raw data (tests; the file). */

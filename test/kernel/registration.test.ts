@@ -47,7 +47,13 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     const none = cli(["lb", "target", "add", "nosuch", "target-x", "--via", "172.16.1.8", "--interface", "conduit-b", "--netns", ns()]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no load balancer named 'nosuch'");
+    // valid in form, refused by the kernel (no such conduit): taken back, nothing half-applied
+    const refused = cli(["lb", "target", "add", "stream-a", "target-x", "--via", "172.16.9.9", "--interface", "conduit-z", "--netns", ns()]);
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain("not registered: the kernel refused it");
     expect(targets().map((t) => t.name)).toEqual(["target-a", "target-b", "target-c"]);
+    const plan = cli(["plan", file, "--netns", ns(), "--exit-code"]);
+    expect(plan.code, plan.stdout).toBe(0);
   });
 
   it("a registered target joins without moving a remembered flow, survives a restart, and leaves when its lease runs out", async () => {
