@@ -16,6 +16,11 @@ describe.skipIf(!isRoot)("symroute lab", () => {
     expect(r.stdout).toMatch(/packets from the services reached the default gateway/);
     expect(r.stdout).toMatch(/isp1 dropped [1-9][0-9]* packets whose source was not its own/);
     expect(r.stdout).toMatch(/target-a +\d+ +#+/);
+    // load-balancer's second half: a target killed and back, a target registered under 400 running flows
+    expect(r.stdout).toMatch(/OK +target-b down by its HTTP check \d+ ms after the kill/);
+    expect(r.stdout).toMatch(/OK +flows of target-a and target-c broken: 0 of \d+/);
+    expect(r.stdout).toMatch(/OK +of the 400 running flows 0 moved to another target, 0 broke/);
+    expect(r.stdout).toMatch(/OK +new connections reach target-d: [1-9]\d* of 200/);
     const prefixes = [...r.stdout.matchAll(/building namespaces (sr[a-z0-9]+x\d+)-/g)].map((m) => m[1]);
     expect(r.stdout).toMatch(/outside -> vm1a 192\.0\.2\.10 on h2: OK after \d+ ms/);
     for (const fault of ["a rule deleted by hand", "the nft table flushed", "a link flap on eth2", "an address moved on eth1"])
