@@ -19,7 +19,7 @@
  *     elements loaded into one set with nft -f);
  *  4. registrations/s through `symroute lb target add` and through the API
  *     (16 concurrent requests), up to 1000 leased targets (maglev size 65537,
- *     allocate.tables/priorities 1000-2999; BT_REGISTER_BUDGET_MS caps the API phase),
+ *     allocate.tables/priorities 1000-2999 or BT_ALLOCATE; BT_REGISTER_BUDGET_MS (60 s) caps the API phase),
  *     then the daemon's CPU (/proc/PID/stat, children included) and RSS over
  *     BT_IDLE_S (20 s) idle without renewals and with one renewal round of all
  *     leases (every 20 s), and the time of that round.
@@ -85,7 +85,7 @@ function config(o: Opts): string {
     "    targets:",
     ...files.map((t) => `      - { name: ${t.name}, via: ${t.v4}, interface: conduit-${t.conduit}${o.check ? `, check: { tcp: ${CHECK_PORT} }` : ""} }`),
     "    egress: { gateway: 169.254.100.150, interface: ext-vlan0, table: 4096 }",
-    ...(o.wide ? ['allocate: { tables: "1000-2999", priorities: "1000-2999" }'] : []),
+    ...(o.wide ? [`allocate: ${process.env.BT_ALLOCATE ?? '{ tables: "1000-2999", priorities: "1000-2999" }'}`] : []),
     "daemon:",
     '  metrics: "off"',
     "",
