@@ -214,14 +214,23 @@ export class Daemon extends EventEmitter {
   }
 
   /**
-   * A reconcile that starts after the caller's change: one under way (begun before
-   * it) is waited out first. Concurrent callers share the next one, so a burst of
-   * registrations costs a few reconciles, not one each.
+   * A reconcile that starts after the caller's change. With none under way it runs
+   * now; else every caller that comes during the one under way shares the next, so
+   * a burst of registrations costs two reconciles, not one each.
    */
-  private async reconcileIncluding(reason: string): Promise<ReconcileRecord> {
-    while (this.running) await this.running;
-    return this.reconcileNow(reason);
+  private reconcileIncluding(reason: string): Promise<ReconcileRecord> {
+    if (!this.running) return this.reconcileNow(reason);
+    this.nextReasons.push(reason);
+    this.next ??= (async () => {
+      while (this.running) await this.running;
+      const reasons = this.nextReasons.splice(0);
+      this.next = null;
+      return this.reconcileNow(reasons.length > 3 ? `${reasons.length} target changes` : reasons.join(", "));
+    })();
+    return this.next;
   }
+  private next: Promise<ReconcileRecord> | null = null;
+  private readonly nextReasons: string[] = [];
 
   /** Renews a registration's lease. */
   renewTarget(balancer: string, name: string): RegisteredView {
@@ -382,6 +391,7 @@ export class Daemon extends EventEmitter {
     if (this.timer) clearTimeout(this.timer);
     if (this.interval) clearInterval(this.interval);
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.registry.flush();
     await this.monitor?.stop();
     await this.health.stop();
     await this.targets.stop();

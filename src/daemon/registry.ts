@@ -115,7 +115,9 @@ export class Registry {
     const next = structuredClone(this.data);
     const r = next.registrations[i];
     r.expiresAt = r.leaseMs === null ? null : new Date(this.now() + r.leaseMs).toISOString();
-    this.commit(next);
+    // a renewal changes only a deadline: saved with the next batch (a crash loses at most that much of a lease)
+    this.data = next;
+    this.saveSoon();
     return this.view(balancer, name, "registered", r.target as unknown as Target);
   }
 
@@ -250,5 +252,30 @@ export class Registry {
   private commit(next: RegistrationsFile): void {
     this.save(next);
     this.data = next;
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = null;
+  }
+
+  private pending: NodeJS.Timeout | null = null;
+
+  /** One write for a burst of renewals, 200 ms after the first. */
+  private saveSoon(): void {
+    this.pending ??= setTimeout(() => {
+      this.pending = null;
+      try {
+        this.save(this.data);
+      } catch {
+        // the next change saves again; a renewal lost to a full disk costs at most one lease after a restart
+      }
+    }, 200);
+    this.pending.unref?.();
+  }
+
+  /** Writes what a batch still holds (the daemon's stop). */
+  flush(): void {
+    if (!this.pending) return;
+    clearTimeout(this.pending);
+    this.pending = null;
+    this.save(this.data);
   }
 }

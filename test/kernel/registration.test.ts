@@ -70,6 +70,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
 
     // a restart keeps it (renewed first, so the restart fits in the lease)
     expect(cli(["lb", "target", "renew", "stream-a", "target-d", "--netns", ns()]).code).toBe(0);
+    await sleep(400); // renewals are saved in batches 200 ms apart; a SIGKILL right after one would lose it
     killDaemon(daemon);
     await daemon!.done;
     daemon = await startDaemon([file, "--netns", ns()]);
