@@ -139,6 +139,7 @@ export class Daemon extends EventEmitter {
     this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t));
     this.targets = new ProbedHealth(options.netns, (key, t) => {
       this.snap.targetsDown = [...this.targets.down()].sort();
+      if (t.to === "up") this.joining.delete(key);
       this.log(t.to === "down" ? "warn" : "info", { msg: `target ${t.to}`, target: key, reason: t.reason });
       this.emit("target", key, t);
       this.bgp?.nudge();
@@ -149,6 +150,8 @@ export class Daemon extends EventEmitter {
 
   private readonly targets: ProbedHealth;
   private readonly registry: Registry;
+  /** checked targets registered while running: their check starts from "down" */
+  private readonly joining = new Set<string>();
   private deadlineTimer: NodeJS.Timeout | null = null;
 
   /** The config with the registered targets in: what every reconcile, plan and check sees. */
@@ -201,6 +204,11 @@ export class Daemon extends EventEmitter {
     this.noteRegistry();
     this.armDeadlines();
     if (!changed) return { view, reconcile: null };
+    // a checked target that joins takes traffic once its check passes (`up` in a row), not before
+    if (!previous && view.target.check) {
+      this.joining.add(`${balancer}/${view.name}`);
+      await this.syncChecks("started");
+    }
     this.log("info", { msg: "target registered", target: `${balancer}/${view.name}`, expiresAt: view.expiresAt ?? null });
     const record = await this.reconcileIncluding(`target ${balancer}/${view.name} registered`);
     if (record.error) {
@@ -209,7 +217,6 @@ export class Daemon extends EventEmitter {
       await this.reconcileIncluding(`target ${balancer}/${view.name} refused`);
       throw new RegistryError(422, `target ${view.name} not registered: the kernel refused it (${record.error})`);
     }
-    await this.syncChecks("restarted");
     return { view, reconcile: record };
   }
 
@@ -551,7 +558,10 @@ export class Daemon extends EventEmitter {
   private async syncChecks(what: string): Promise<void> {
     try {
       await this.health.sync(await uplinkChecks(this.resolved, this.options.netns));
-      await this.targets.sync(await targetChecks(this.effective(), this.options.netns));
+      const checks = await targetChecks(this.effective(), this.options.netns);
+      await this.targets.sync(checks.map((c) => (this.joining.has(c.key) ? { ...c, initial: "down" as const } : c)));
+      for (const k of this.joining) if (!checks.some((c) => c.key === k)) this.joining.delete(k);
+      this.snap.targetsDown = [...this.targets.down()].sort();
     } catch (e) {
       this.log("error", { msg: `health checks not ${what}`, error: (e as Error).message });
     }

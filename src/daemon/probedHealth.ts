@@ -15,6 +15,8 @@ export interface Checked {
   key: string;
   settings: CheckSettings;
   sources: ProbeSources;
+  /** the state before the first probe: "up" (default: traffic keeps its way at start), "down" for a target that joins while running */
+  initial?: "up" | "down";
 }
 
 /** One checked thing's health, for the API and metrics. */
@@ -64,7 +66,7 @@ export class ProbedHealth {
         await w.probes.stop();
         this.watched.delete(key);
       }
-    for (const { key, settings, sources } of wanted) {
+    for (const { key, settings, sources, initial } of wanted) {
       const settingsKey = JSON.stringify(settings);
       const have = this.watched.get(key);
       if (have && have.settingsKey === settingsKey) {
@@ -76,7 +78,7 @@ export class ProbedHealth {
       }
       if (have) await have.probes.stop();
       // a changed check starts over from "up", as at start: traffic keeps its way until probes say otherwise
-      const health = new UplinkHealth(settings, this.now());
+      const health = new UplinkHealth(settings, this.now(), initial ?? "up");
       const probes = startUplinkProbes({ netns: this.netns, uplink: key, check: settings, now: this.now, ...sources }, (round) => {
         const t = health.record(round);
         if (t) this.onTransition(key, t);

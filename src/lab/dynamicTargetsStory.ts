@@ -105,7 +105,10 @@ export async function dynamicTargetsStory(lab: Lab, servers: Map<string, Backgro
     driver = await openFlows(lab, 400);
     const t1 = Date.now();
     await daemon.registerTarget("stream-a", { name: "target-d", via: "172.16.1.8", via6: "fd00:0:0:1::8", interface: "conduit-b", check: { tcp: LB.tcpPort } });
-    say(`  registered and in the table in ${Date.now() - t1} ms`);
+    const registeredMs = Date.now() - t1;
+    // a checked target that joins takes traffic once its check passes
+    const joinedMs = await until(async () => ((await daemon.balancers())[0]?.targets.find((t) => t.name === "target-d")?.entries ?? 0) > 0, 5000, 25);
+    check(joinedMs !== null, `registered in ${registeredMs} ms; in the table once its TCP check passed twice, ${joinedMs === null ? "?" : registeredMs + joinedMs} ms after the request`);
     await sleep(1500);
     const st = await driver.status();
     const moved = st.flows.filter((f) => f.moved).length;

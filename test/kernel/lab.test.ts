@@ -19,6 +19,7 @@ describe.skipIf(!isRoot)("symroute lab", () => {
     // load-balancer's second half: a target killed and back, a target registered under 400 running flows
     expect(r.stdout).toMatch(/OK +target-b down by its HTTP check \d+ ms after the kill/);
     expect(r.stdout).toMatch(/OK +flows of target-a and target-c broken: 0 of \d+/);
+    expect(r.stdout).toMatch(/OK +registered in \d+ ms; in the table once its TCP check passed twice, \d+ ms after the request/);
     expect(r.stdout).toMatch(/OK +of the 400 running flows 0 moved to another target, 0 broke/);
     expect(r.stdout).toMatch(/OK +new connections reach target-d: [1-9]\d* of 200/);
     const prefixes = [...r.stdout.matchAll(/building namespaces (sr[a-z0-9]+x\d+)-/g)].map((m) => m[1]);
