@@ -66,90 +66,65 @@ export interface UplinkProbes {
 
 /** The argv of one target's long-lived probe process (without the namespace wrapper). */
 export function probeArgv(check: CheckSettings, target: string, source: string, programs: { ping?: string; node?: string } = {}): string[] {
-  if (check.method.kind === "tcp") return [programs.node ?? process.execPath, "-e", TCP_HELPER, target, String(check.method.port), source, String(check.intervalMs), String(check.timeoutMs)];
-  if (check.method.kind === "http" || check.method.kind === "command")
-    return [programs.node ?? process.execPath, "-e", check.method.kind === "http" ? HTTP_HELPER : COMMAND_HELPER, target, JSON.stringify(check.method), source, String(check.intervalMs), String(check.timeoutMs)];
+  if (check.method.kind !== "icmp") {
+    const method = check.method.kind === "tcp" ? String(check.method.port) : JSON.stringify(check.method);
+    return [programs.node ?? process.execPath, "-e", PROBE_HELPER, target, method, source, String(check.intervalMs), String(check.timeoutMs)];
+  }
   const seconds = (ms: number) => String(ms / 1000);
   return [programs.ping ?? "ping", ...(isIP(target) === 6 ? ["-6"] : ["-4"]), "-n", "-O", "-i", seconds(check.intervalMs), "-W", seconds(Math.max(check.timeoutMs, check.intervalMs)), "-I", source, target];
 }
 
 /**
- * The TCP prober: a connect from SOURCE to TARGET:PORT every INTERVAL ms, each
- * given TIMEOUT ms; prints "connected tcp_seq=N time=MS ms" or "failed
- * tcp_seq=N REASON". A refused connection is a miss: the check asks for the port.
+ * The connecting prober, one process per target address: every INTERVAL ms a
+ * probe from SOURCE to TARGET, given TIMEOUT ms, printing "connected tcp_seq=N
+ * time=MS ms" or "failed tcp_seq=N REASON". METHOD is a port (a TCP connect: a
+ * refused one is a miss, the check asks for the port) or the check's JSON: an
+ * HTTP GET healthy on the expected status (the body read and dropped), or a
+ * command (no shell, the target in its environment) healthy on exit 0. A probe
+ * still going at its timeout is cut off (a command killed) and is a miss.
  */
-const TCP_HELPER = `
-const net = require("node:net");
-const [target, port, source, interval, timeout] = process.argv.slice(1);
-let seq = 0;
-const probe = () => {
-  const n = ++seq;
-  const start = process.hrtime.bigint();
-  let done = false;
-  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); socket.destroy(); process.stdout.write(line + "\\n"); };
-  const socket = net.connect({ host: target, port: Number(port), localAddress: source });
-  const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
-  socket.on("connect", () => finish("connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms"));
-  socket.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
+const PROBE_HELPER = `
+const [target, methodArg, source, interval, timeout] = process.argv.slice(1);
+const m = /^[0-9]+$/.test(methodArg) ? { kind: "tcp", port: Number(methodArg) } : JSON.parse(methodArg);
+const starters = {
+  tcp(ok, fail) {
+    const socket = require("node:net").connect({ host: target, port: m.port, localAddress: source });
+    socket.on("connect", ok);
+    socket.on("error", (e) => fail(e.code || e.message));
+    return () => socket.destroy();
+  },
+  http(ok, fail) {
+    const host = target.includes(":") ? "[" + target + "]" : target;
+    const req = require("node:http").request({ host: target, port: m.port, path: m.path, method: "GET", localAddress: source, agent: false, headers: { host, "user-agent": "symroute-check" } });
+    req.on("response", (res) => {
+      res.resume();
+      res.on("end", () => (res.statusCode === m.status ? ok() : fail("status " + res.statusCode)));
+      res.on("error", (e) => fail(e.code || e.message));
+    });
+    req.on("error", (e) => fail(e.code || e.message));
+    req.end();
+    return () => req.destroy();
+  },
+  command(ok, fail) {
+    const env = { PATH: process.env.PATH || "/usr/sbin:/usr/bin:/sbin:/bin", ...m.env, SYMROUTE_ADDRESS: target, SYMROUTE_SOURCE: source };
+    const child = require("node:child_process").spawn(m.argv[0], m.argv.slice(1), { stdio: "ignore", env });
+    child.on("error", (e) => fail(e.code || e.message));
+    child.on("exit", (code, signal) => (code === 0 ? ok() : fail(signal ? "killed by " + signal : "exit " + code)));
+    return () => { try { child.kill("SIGKILL"); } catch {} };
+  },
 };
-probe();
-setInterval(probe, Number(interval));
-process.stdout.on("error", () => process.exit(0));
-`;
-
-/**
- * The HTTP prober: a GET of PATH from SOURCE to TARGET:PORT every INTERVAL ms;
- * healthy when the status is the expected one, within TIMEOUT ms. The body is
- * read and dropped (a server that never ends it times out).
- */
-const HTTP_HELPER = `
-const http = require("node:http");
-const [target, methodJson, source, interval, timeout] = process.argv.slice(1);
-const m = JSON.parse(methodJson);
-const host = target.includes(":") ? "[" + target + "]" : target;
 let seq = 0;
 const probe = () => {
   const n = ++seq;
   const start = process.hrtime.bigint();
   let done = false;
-  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); req.destroy(); process.stdout.write(line + "\\n"); };
-  const req = http.request({ host: target, port: m.port, path: m.path, method: "GET", localAddress: source, agent: false, headers: { host, "user-agent": "symroute-check" } });
+  let cancel = () => {};
+  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); cancel(); process.stdout.write(line + "\\n"); };
   const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
-  req.on("response", (res) => {
-    res.resume();
-    res.on("end", () => finish(res.statusCode === m.status ? "connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms" : "failed tcp_seq=" + n + " status " + res.statusCode));
-    res.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
-  });
-  req.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
-  req.end();
-};
-probe();
-setInterval(probe, Number(interval));
-process.stdout.on("error", () => process.exit(0));
-`;
-
-/**
- * The command prober: runs ARGV (no shell) every INTERVAL ms with the target
- * in its environment; exit 0 within TIMEOUT ms is healthy. A run still going
- * when the next is due is killed and counts as a failure.
- */
-const COMMAND_HELPER = `
-const { spawn } = require("node:child_process");
-const [target, methodJson, source, interval, timeout] = process.argv.slice(1);
-const m = JSON.parse(methodJson);
-let seq = 0;
-const probe = () => {
-  const n = ++seq;
-  const start = process.hrtime.bigint();
-  let done = false;
-  let child;
-  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); try { child && child.kill("SIGKILL"); } catch {} process.stdout.write(line + "\\n"); };
-  const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
-  try {
-    child = spawn(m.argv[0], m.argv.slice(1), { stdio: "ignore", env: { PATH: process.env.PATH || "/usr/sbin:/usr/bin:/sbin:/bin", ...m.env, SYMROUTE_ADDRESS: target, SYMROUTE_SOURCE: source } });
-  } catch (e) { finish("failed tcp_seq=" + n + " " + (e.code || e.message)); return; }
-  child.on("error", (e) => finish("failed tcp_seq=" + n + " " + (e.code || e.message)));
-  child.on("exit", (code, signal) => finish(code === 0 ? "connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms" : "failed tcp_seq=" + n + " " + (signal ? "killed by " + signal : "exit " + code)));
+  const ok = () => finish("connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms");
+  const fail = (why) => finish("failed tcp_seq=" + n + " " + why);
+  try { cancel = starters[m.kind](ok, fail); } catch (e) { fail(e.code || e.message); }
+  if (done) cancel();
 };
 probe();
 setInterval(probe, Number(interval));
