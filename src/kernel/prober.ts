@@ -114,12 +114,17 @@ const starters = {
   },
 };
 let seq = 0;
+// probes under way: stopped with this process, so no command outlives its check
+const running = new Set();
+process.on("SIGTERM", () => { for (const c of running) c(); process.exit(0); });
 const probe = () => {
   const n = ++seq;
   const start = process.hrtime.bigint();
   let done = false;
   let cancel = () => {};
-  const finish = (line) => { if (done) return; done = true; clearTimeout(timer); cancel(); process.stdout.write(line + "\\n"); };
+  const stopIt = () => cancel();
+  running.add(stopIt);
+  const finish = (line) => { if (done) return; done = true; running.delete(stopIt); clearTimeout(timer); cancel(); process.stdout.write(line + "\\n"); };
   const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
   const ok = () => finish("connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms");
   const fail = (why) => finish("failed tcp_seq=" + n + " " + why);
