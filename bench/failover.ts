@@ -21,9 +21,9 @@ import { join } from "node:path";
 import { Lab } from "../src/lab/lab.js";
 import { UPLINKS } from "../src/lab/uplinks.js";
 import { Daemon } from "../src/daemon/daemon.js";
-import { destroyIn } from "../src/lab/story.js";
+import { destroyIn, loader, until } from "../src/lab/story.js";
 import {
-  buildFailoverLab, cut, failoverConfig, failoverPoint, FAILOVER_TARGET, LanDriver, loader, restore, until, uplinkByPort,
+  buildFailoverLab, cut, failoverConfig, failoverPoint, FAILOVER_TARGET, LanDriver, restore, uplinkByPort,
 } from "../src/lab/failoverStory.js";
 
 const CUTS = Number(process.env.FAILOVER_CUTS ?? 20);
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
         },
       ]);
     const start = (text: string) => {
-      const d = new Daemon({ netns: lab.ns("host"), load: loader(text), reconcileIntervalMs: 30_000, debounceMs: 20 });
+      const d = new Daemon({ netns: lab.ns("host"), load: loader(text, "failover.yaml"), reconcileIntervalMs: 30_000, debounceMs: 20 });
       return d;
     };
     daemon = start(failoverConfig({ hold: "1s" }));

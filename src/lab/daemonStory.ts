@@ -7,23 +7,13 @@
  */
 import type { Lab } from "./lab.js";
 import type { Say } from "./story.js";
-import { runProbes, destroyIn } from "./story.js";
+import { runProbes, destroyIn, until } from "./story.js";
 import { buildUplinks, UPLINKS } from "./uplinks.js";
 import { examplePath } from "./examples.js";
 import { Daemon } from "../daemon/daemon.js";
 import { loadConfigText } from "../config/load.js";
 import { formatIssue } from "../config/errors.js";
 import { readFileSync } from "node:fs";
-
-/** Polls until `check` holds; the time it took, or null past `limitMs`. */
-async function until(check: () => Promise<boolean>, limitMs: number): Promise<number | null> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > limitMs) return null;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Runs the story; true when every fault was repaired in time and the clients connect after each. */
 export async function daemonStory(lab: Lab, say: Say): Promise<boolean> {
@@ -42,7 +32,7 @@ export async function daemonStory(lab: Lab, say: Say): Promise<boolean> {
   let held = true;
   const step = async (what: string, fault: () => Promise<void>, repaired: () => Promise<boolean>, limitMs = 1000) => {
     await fault();
-    const ms = await until(repaired, limitMs);
+    const ms = await until(repaired, limitMs, 5);
     say(ms === null ? `  ${what}: NOT repaired within ${limitMs} ms` : `  ${what}: repaired in ${ms} ms`);
     held &&= ms !== null;
     held &&= (await runProbes(lab, probes, (l) => say(`    ${l.trim()}`))).every(Boolean);
@@ -73,7 +63,7 @@ export async function daemonStory(lab: Lab, say: Say): Promise<boolean> {
         await sh("sysctl", "-q", "-w", "net/ipv4/conf/eth1/promote_secondaries=1");
         await sh("ip", "addr", "add", "203.0.113.9/24", "dev", "eth1");
         await sh("ip", "addr", "del", `${UPLINKS.host.isp1.v4}/24`, "dev", "eth1");
-        const ms = await until(async () => (await rules()).includes("from 203.0.113.9 lookup") && !(await rules()).includes(from1), 1000);
+        const ms = await until(async () => (await rules()).includes("from 203.0.113.9 lookup") && !(await rules()).includes(from1), 1000, 5);
         say(`    the rule followed to 203.0.113.9 in ${ms ?? "more than 1000"} ms`);
         held &&= ms !== null;
         await sh("ip", "addr", "add", `${UPLINKS.host.isp1.v4}/24`, "dev", "eth1");

@@ -12,22 +12,10 @@ import { LB, probe, startTargetServer } from "./loadBalancer.js";
 import type { BackgroundProcess } from "../kernel/background.js";
 import { FlowDriver, broken, type FlowStatus } from "./flowDriver.js";
 import { examplePath } from "./examples.js";
-import type { Say } from "./story.js";
+import { loader, sleep, until, type Say } from "./story.js";
 import { Daemon } from "../daemon/daemon.js";
 import { readFileSync } from "node:fs";
-import { loader } from "./failoverStory.js";
 import { registrationsPath } from "../kernel/registrations.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(test: () => boolean | Promise<boolean>, limitMs: number, stepMs = 20): Promise<number | null> {
-  const t0 = Date.now();
-  while (Date.now() - t0 < limitMs) {
-    if (await test()) return Date.now() - t0;
-    await sleep(stepMs);
-  }
-  return null;
-}
 
 /** Each target's flows: how many, and how many broke. */
 function byTarget(st: FlowStatus): Map<string, { flows: number; broken: number }> {
@@ -67,7 +55,7 @@ export async function dynamicTargetsStory(lab: Lab, servers: Map<string, Backgro
   try {
     const first = await daemon.start();
     say(`  first apply: ${first.error ?? first.summary ?? "no changes"} (${first.durationMs} ms)`);
-    const upMs = await until(() => daemon.targetHealth().length === 3 && daemon.targetHealth().every((t) => t.state === "up"), 5000);
+    const upMs = await until(() => daemon.targetHealth().length === 3 && daemon.targetHealth().every((t) => t.state === "up"), 5000, 20);
     check(upMs !== null, "three targets up by their checks");
 
     say(`400 long-lived TCP flows to ${LB.vip4}:${LB.streamPort} (a line every 200 ms each, answered by the target's name)`);

@@ -7,15 +7,12 @@
  * restarted, succeed by isp2; then isp1 answers again and comes back after the
  * hold time, and new connections use it again.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import type { Lab } from "./lab.js";
 import type { Say } from "./story.js";
-import { destroyIn } from "./story.js";
+import { destroyIn, loader, sleep, until } from "./story.js";
+import { ScriptDriver } from "./driver.js";
 import { buildUplinks, UPLINKS } from "./uplinks.js";
 import { Daemon } from "../daemon/daemon.js";
-import { loadConfigText } from "../config/load.js";
-import { formatIssue } from "../config/errors.js";
-import type { ResolvedConfig } from "../config/resolved.js";
 
 /** An address both ISPs answer for, with an echo server behind each. */
 export const FAILOVER_TARGET = "100.100.0.1";
@@ -46,15 +43,6 @@ outbound:
 daemon:
   metrics: "off"
 `;
-}
-
-/** Loads config text as the daemon's `load`. */
-export function loader(text: string, file = "failover.yaml"): () => ResolvedConfig {
-  return () => {
-    const r = loadConfigText(text, file);
-    if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
-    return r.value;
-  };
 }
 
 /** Seed 004 plus the address both ISPs answer for, with a line echo server on each. */
@@ -153,33 +141,9 @@ export interface DriverStatus {
 }
 
 /** The LAN client: transfers and connection attempts to the target. */
-export class LanDriver {
-  private readonly proc: ChildProcess;
-  private out = "";
-  private waiters: ((s: DriverStatus) => void)[] = [];
+export class LanDriver extends ScriptDriver<DriverStatus> {
   constructor(lab: Lab) {
-    this.proc = spawn("ip", ["netns", "exec", lab.ns("lan"), process.execPath, "-e", DRIVER, FAILOVER_TARGET, String(FAILOVER_PORT)], { stdio: ["pipe", "pipe", "ignore"] });
-    this.proc.stdout!.on("data", (d: Buffer) => {
-      this.out += d.toString();
-      let i: number;
-      while ((i = this.out.indexOf("\n")) >= 0) {
-        const line = this.out.slice(0, i);
-        this.out = this.out.slice(i + 1);
-        this.waiters.shift()?.(JSON.parse(line) as DriverStatus);
-      }
-    });
-  }
-  send(cmd: string): void {
-    this.proc.stdin!.write(cmd + "\n");
-  }
-  status(): Promise<DriverStatus> {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.send("status");
-    });
-  }
-  stop(): void {
-    if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
+    super(lab, "lan", DRIVER, [FAILOVER_TARGET, String(FAILOVER_PORT)]);
   }
 }
 
@@ -196,18 +160,6 @@ export async function uplinkByPort(lab: Lab): Promise<Map<number, "isp1" | "isp2
   }
   return out;
 }
-
-/** Polls until `check` holds; the time it took, or null past `limitMs`. */
-export async function until(check: () => Promise<boolean> | boolean, limitMs: number, stepMs = 10): Promise<number | null> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > limitMs) return null;
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * From attempts started after `t0`: the end of the first successful one after
@@ -230,7 +182,7 @@ export async function failoverStory(lab: Lab, say: Say): Promise<boolean> {
   say("== failover: the LAN shared 1:1 over two ISPs, one falls silent, connections move to the other ==");
   say(`building namespaces ${lab.prefix}-{host,isp1,isp2,client1,client2,lan}`);
   await buildFailoverLab(lab);
-  const daemon = new Daemon({ netns: lab.ns("host"), load: loader(failoverConfig()), reconcileIntervalMs: 30_000, debounceMs: 20 });
+  const daemon = new Daemon({ netns: lab.ns("host"), load: loader(failoverConfig(), "failover.yaml"), reconcileIntervalMs: 30_000, debounceMs: 20 });
   const lan = new LanDriver(lab);
   let held = true;
   const check = (ok: boolean, line: string) => {

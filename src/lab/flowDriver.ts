@@ -6,8 +6,8 @@
  * first, or silent for longer than TCP's retransmissions need to bridge a
  * router's convergence.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import type { Lab } from "./lab.js";
+import { ScriptDriver } from "./driver.js";
 
 const DRIVER = `
 const net = require("node:net");
@@ -80,32 +80,8 @@ export function broken(f: Flow, now: number, silentMs = 2000): boolean {
 }
 
 /** The client process. */
-export class FlowDriver {
-  private readonly proc: ChildProcess;
-  private out = "";
-  private waiters: ((s: FlowStatus) => void)[] = [];
+export class FlowDriver extends ScriptDriver<FlowStatus> {
   constructor(lab: Lab, host: string, vip: string, port: number) {
-    this.proc = spawn("ip", ["netns", "exec", lab.ns(host), process.execPath, "-e", DRIVER, vip, String(port)], { stdio: ["pipe", "pipe", "ignore"] });
-    this.proc.stdout!.on("data", (d: Buffer) => {
-      this.out += d.toString();
-      let i: number;
-      while ((i = this.out.indexOf("\n")) >= 0) {
-        const line = this.out.slice(0, i);
-        this.out = this.out.slice(i + 1);
-        this.waiters.shift()?.(JSON.parse(line) as FlowStatus);
-      }
-    });
-  }
-  send(cmd: string): void {
-    this.proc.stdin!.write(cmd + "\n");
-  }
-  status(): Promise<FlowStatus> {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.send("status");
-    });
-  }
-  stop(): void {
-    if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
+    super(lab, host, DRIVER, [vip, String(port)]);
   }
 }

@@ -9,12 +9,11 @@
  */
 import type { Lab } from "./lab.js";
 import type { Say } from "./story.js";
-import { destroyIn } from "./story.js";
+import { destroyIn, sleep } from "./story.js";
 import { buildScaleOut, darken, FrontendDaemon, relight, routerNextHops, SCALE, untilNextHops } from "./scaleOut.js";
 import { broken, FlowDriver, type FlowStatus } from "./flowDriver.js";
 
 const FLOWS = 400;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** One event's outcome. */
 export interface ScaleEvent {

@@ -10,6 +10,7 @@ import { formatIssue } from "../config/errors.js";
 import type { ApplyOutcome } from "../apply/apply.js";
 import { destroy, reconcile } from "../engine/index.js";
 import { planSummary } from "../plan/format.js";
+import type { ResolvedConfig } from "../config/resolved.js";
 
 /** One connection to try: from a host to address:port. */
 export interface Probe {
@@ -31,15 +32,19 @@ export async function runProbes(lab: Lab, probes: Probe[], say: Say): Promise<bo
 
 /** Applies a config file to one host of the lab through the engine, as `symroute apply --netns` does; warnings go to `say`. */
 export async function applyFile(lab: Lab, host: string, file: string, say?: Say): Promise<ApplyOutcome> {
-  const load = () => {
-    const result = loadConfigText(readFileSync(file, "utf8"), file);
-    if (!result.ok) throw new Error(result.issues.map(formatIssue).join("\n"));
-    return result.value;
-  };
-  const { outcome, warnings } = await reconcile({ netns: lab.ns(host), load });
+  const { outcome, warnings } = await reconcile({ netns: lab.ns(host), load: loader(readFileSync(file, "utf8"), file) });
   for (const w of warnings) say?.(`  warning: ${w}`);
   if (outcome.rolledBack) throw new Error(`apply failed and was rolled back: ${outcome.rolledBack.error}`);
   return outcome;
+}
+
+/** A config's text as the engine's loader: checked each time it is called, its errors located and thrown. */
+export function loader(text: string, file = "lab.yaml"): () => ResolvedConfig {
+  return () => {
+    const r = loadConfigText(text, file);
+    if (!r.ok) throw new Error(r.issues.map(formatIssue).join("\n"));
+    return r.value;
+  };
 }
 
 /** Removes symroute's objects from a host, as `symroute destroy --netns` does. */
@@ -50,4 +55,17 @@ export async function destroyIn(lab: Lab, host: string): Promise<ApplyOutcome> {
 /** One line about an apply. */
 export function describeApply(outcome: ApplyOutcome): string {
   return outcome.changed ? planSummary(outcome.plan) : "no changes";
+}
+
+/** Waits `ms` milliseconds. */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `check` holds, every `stepMs`; the time it took, or null past `limitMs`. */
+export async function until(check: () => Promise<boolean> | boolean, limitMs: number, stepMs = 10): Promise<number | null> {
+  const started = Date.now();
+  for (;;) {
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > limitMs) return null;
+    await sleep(stepMs);
+  }
 }
