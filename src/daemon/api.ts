@@ -13,6 +13,7 @@ import { formatIssue } from "../config/errors.js";
 import { ensureStateDir } from "../kernel/state.js";
 import { join } from "node:path";
 import { RegistryError } from "./registry.js";
+import { parseListen } from "./metrics.js";
 import { durationMs } from "../config/schema.js";
 import { stateDir } from "../kernel/state.js";
 
@@ -98,8 +99,7 @@ function authorized(req: IncomingMessage, token: Buffer): boolean {
  */
 export async function startTcpApi(daemon: Daemon, listen: string, tokenFile: string, uplinkView: () => unknown[]): Promise<Server> {
   const token = Buffer.from(readTokenFile(tokenFile));
-  const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(listen);
-  if (!m) throw new Error(`daemon.api.listen: '${listen}' is not ADDRESS:PORT`);
+  const at = parseListen(listen, "daemon.api.listen");
   const server = createServer((req, res) => {
     if (!authorized(req, token)) {
       res.setHeader("www-authenticate", 'Bearer realm="symroute"');
@@ -109,7 +109,7 @@ export async function startTcpApi(daemon: Daemon, listen: string, tokenFile: str
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(Number(m[2]), m[1], () => resolve());
+    server.listen(at.port, at.host, () => resolve());
   });
   return server;
 }

@@ -10,7 +10,7 @@
 import { EventEmitter } from "node:events";
 import type { ResolvedConfig } from "../config/resolved.js";
 import { RefusedError } from "../apply/apply.js";
-import { reconcile, destroy, status, planConfig, balancerViews } from "../engine/index.js";
+import { reconcile, destroy, status, planConfig, balancerViews, rememberedFlows } from "../engine/index.js";
 import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
@@ -26,9 +26,8 @@ import { BgpAnnouncer } from "./bgp.js";
 import type { Config } from "../config/schema.js";
 import { Registry, RegistryError, type RegisteredView } from "./registry.js";
 import { readRegistrations, writeRegistrations } from "../kernel/registrations.js";
-import { countSetElements } from "../kernel/nft.js";
-import { flowSetName } from "../compile/loadBalancers.js";
-import { NFT_TABLE } from "../compile/index.js";
+import { targetKey } from "../compile/allocate.js";
+import type { BalancerInfo } from "../model/balancer.js";
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -182,7 +181,7 @@ export class Daemon extends EventEmitter {
     return (await balancerViews({ netns: this.options.netns })).map((b) => ({
       ...b,
       targets: b.targets.map((t) => {
-        const k = `${b.name}/${t.name}`;
+        const k = targetKey(b.name, t.name);
         return { ...t, ...(drained.has(k) ? { state: "drained" as const } : {}), ...(registered.has(k) ? { source: "registered" as const } : {}), health: health.get(k) ?? null };
       }),
     }));
@@ -206,7 +205,7 @@ export class Daemon extends EventEmitter {
     if (!changed) return { view, reconcile: null };
     // a checked target that joins takes traffic once its check passes (`up` in a row), not before
     if (!previous && view.target.check) {
-      this.joining.add(`${balancer}/${view.name}`);
+      this.joining.add(targetKey(balancer, view.name));
       await this.syncChecks("started");
     }
     this.log("info", { msg: "target registered", target: `${balancer}/${view.name}`, expiresAt: view.expiresAt ?? null });
@@ -298,19 +297,12 @@ export class Daemon extends EventEmitter {
     }
     const drains = this.registry.drains();
     if (drains.length) {
-      const applied = this.appliedBalancers();
-      const sets = new Map<string, string[]>();
+      const memory = new Set(this.lastBalancers.filter((b) => b.flowMemory).map((b) => b.name));
+      const counts = await rememberedFlows(new ProcessRunner(this.options.netns), this.lastBalancers).catch(() => new Map<string, number>());
       for (const d of drains) {
-        const [lbName, name] = d.key.split("/");
-        const b = applied.find((x) => x.name === lbName);
-        const t = b?.targets.find((x) => x.name === name);
-        if (b?.flowMemory && t) sets.set(d.key, [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]);
-      }
-      const counts = sets.size ? await countSetElements(new ProcessRunner(this.options.netns), NFT_TABLE, [...sets.values()].flat()).catch(() => new Map<string, number>()) : new Map<string, number>();
-      for (const d of drains) {
-        const names = sets.get(d.key);
-        const left = names ? names.reduce((n, x) => n + (counts.get(x) ?? 0), 0) : 0;
-        const why = !names ? ("stateless" as const) : Date.now() >= d.deadline ? ("timeout" as const) : left === 0 ? ("flows ended" as const) : null;
+        const kept = memory.has(d.key.split("/")[0]) && counts.has(d.key);
+        const left = counts.get(d.key) ?? 0;
+        const why = !kept ? ("stateless" as const) : Date.now() >= d.deadline ? ("timeout" as const) : left === 0 ? ("flows ended" as const) : null;
         if (!why) continue;
         this.registry.finishDrain(d.key);
         this.snap.drainsFinished = [...this.snap.drainsFinished.slice(-19), { target: d.key, at, why }];
@@ -326,11 +318,8 @@ export class Daemon extends EventEmitter {
     this.armDeadlines();
   }
 
-  /** The balancers as last applied (marks, chains, flow memory). */
-  private appliedBalancers() {
-    return this.lastBalancers;
-  }
-  private lastBalancers: { name: string; flowMemory?: unknown; targets: { name: string; chain: string }[] }[] = [];
+  /** The balancers as last applied (marks, chains, flow memory): the drain watch counts their remembered flows. */
+  private lastBalancers: BalancerInfo[] = [];
 
   /** Health of the checked load-balancer targets. */
   targetHealth(): TargetHealthView[] {

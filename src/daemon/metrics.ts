@@ -8,7 +8,6 @@ import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Daemon, ReconcileRecord, RepairKind } from "./daemon.js";
 import type { EventKind } from "./events.js";
-import { balancerViews } from "../engine/index.js";
 
 /** The registry with every symroute metric, fed by the daemon's events. */
 export function daemonMetrics(daemon: Daemon): Registry {
@@ -64,10 +63,10 @@ export function daemonMetrics(daemon: Daemon): Registry {
       this.set({ kind: "nft_table" }, s.owned.nftTable ? 1 : 0);
     },
   });
-  // one read of the balancers (counters, remembered flows) per scrape, shared by the metrics that need it
-  let cached: { at: number; views: Promise<Awaited<ReturnType<typeof balancerViews>>> } | null = null;
+  // one read of the balancers (counters, remembered flows, states) per scrape, shared by the metrics that need it
+  let cached: { at: number; views: ReturnType<Daemon["balancers"]> } | null = null;
   const views = () => {
-    if (!cached || performance.now() - cached.at > 500) cached = { at: performance.now(), views: balancerViews({ netns: daemon.snapshot().netns ?? undefined }) };
+    if (!cached || performance.now() - cached.at > 500) cached = { at: performance.now(), views: daemon.balancers() };
     return cached.views;
   };
   new Counter({
@@ -97,12 +96,7 @@ export function daemonMetrics(daemon: Daemon): Registry {
     registers: [register],
     async collect() {
       this.reset();
-      const drained = new Set(daemon.targetList().filter((t) => t.state === "drained").map((t) => `${t.balancer}/${t.name}`));
-      for (const b of await views())
-        for (const t of b.targets) {
-          const state = drained.has(`${b.name}/${t.name}`) ? "drained" : t.state;
-          for (const s of ["up", "down", "draining", "drained"]) this.set({ balancer: b.name, target: t.name, state: s }, s === state ? 1 : 0);
-        }
+      for (const b of await views()) for (const t of b.targets) for (const s of ["up", "down", "draining", "drained"]) this.set({ balancer: b.name, target: t.name, state: s }, s === t.state ? 1 : 0);
     },
   });
   new Gauge({
@@ -185,13 +179,19 @@ export function daemonMetrics(daemon: Daemon): Registry {
   return register;
 }
 
+/** "HOST:PORT" or "[HOST6]:PORT" (already checked by the schema) as node's listen wants them; `field` names it in the error. */
+export function parseListen(listen: string, field: string): { host: string; port: number } {
+  const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(listen);
+  if (!m) throw new Error(`${field}: '${listen}' is not ADDRESS:PORT`);
+  return { host: m[1], port: Number(m[2]) };
+}
+
 /** Other GET pages served beside /metrics (the status page): path to its content. */
 export type ExtraRoutes = Record<string, () => Promise<{ contentType: string; body: string }>>;
 
 /** Serves /metrics on HOST:PORT, and the `extra` routes (GET / and /status.json from run). */
 export async function startMetricsServer(register: Registry, listen: string, extra: ExtraRoutes = {}): Promise<Server> {
-  const m = /^\[?([^\]]+)\]?:([0-9]+)$/.exec(listen);
-  if (!m) throw new Error(`daemon.metrics: '${listen}' is not ADDRESS:PORT`);
+  const at = parseListen(listen, "daemon.metrics");
   const server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     const page = Object.hasOwn(extra, path) ? extra[path] : undefined;
@@ -222,7 +222,7 @@ export async function startMetricsServer(register: Registry, listen: string, ext
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(Number(m[2]), m[1], () => resolve());
+    server.listen(at.port, at.host, () => resolve());
   });
   return server;
 }

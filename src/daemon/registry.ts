@@ -8,6 +8,7 @@
 import type { ResolvedConfig } from "../config/resolved.js";
 import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js";
 import type { RegistrationsFile } from "../kernel/registrations.js";
+import { targetKey } from "../compile/allocate.js";
 
 type Target = LoadBalancer["targets"][number];
 
@@ -34,7 +35,8 @@ export interface RegisteredView {
   target: Target;
 }
 
-const key = (balancer: string, target: string) => `${balancer}/${target}`;
+/** "BALANCER/TARGET", as compile's allocation and the health checks key a target. */
+const key = targetKey;
 
 /** Registrations and drains of one daemon. */
 export class Registry {

@@ -7,6 +7,7 @@
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import { durationMs } from "../config/schema.js";
+import { targetKey } from "../compile/allocate.js";
 import type { CheckMethod, CheckSettings } from "./health.js";
 import type { TargetCheck, LoadBalancer } from "../config/schema.js";
 
@@ -38,7 +39,7 @@ export async function targetChecks(resolved: ResolvedConfig, netns: string | und
       up: c.up,
       holdMs: 0,
     };
-    return { key: `${lb.name}/${t.name}`, settings, sources: sourcesOf(links[t.interface]?.addresses ?? []) };
+    return { key: targetKey(lb.name, t.name), settings, sources: sourcesOf(links[t.interface]?.addresses ?? []) };
   });
 }
 

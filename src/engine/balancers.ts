@@ -6,6 +6,7 @@
 import { ProcessRunner, type Runner } from "../kernel/runner.js";
 import { countSetElements, readNftStructure } from "../kernel/nft.js";
 import { flowSetName } from "../compile/loadBalancers.js";
+import { targetKey } from "../compile/allocate.js";
 import { readState } from "../kernel/state.js";
 import { NFT_TABLE } from "../compile/index.js";
 import { shares } from "../maglev/stats.js";
@@ -62,14 +63,25 @@ export async function nftCounters(runner: Runner): Promise<Map<string, { packets
   return out;
 }
 
+/**
+ * The flows each target of the balancers with flow memory remembers now (both
+ * families), keyed "BALANCER/TARGET": for `lb show`, the metrics and the daemon's drains.
+ */
+export async function rememberedFlows(runner: Runner, balancers: BalancerInfo[]): Promise<Map<string, number>> {
+  const withMemory = balancers.filter((b) => b.flowMemory);
+  const sets = withMemory.flatMap((b) => b.targets.flatMap((t) => [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]));
+  const sizes = sets.length ? await countSetElements(runner, NFT_TABLE, sets) : new Map<string, number>();
+  const out = new Map<string, number>();
+  for (const b of withMemory) for (const t of b.targets) out.set(targetKey(b.name, t.name), (sizes.get(flowSetName(t.chain, 4)) ?? 0) + (sizes.get(flowSetName(t.chain, 6)) ?? 0));
+  return out;
+}
+
 /** The views of the applied balancers (the state's last apply), with counters read now. */
 export async function balancerViews(options: { netns?: string; runner?: Runner; balancers?: BalancerInfo[] } = {}): Promise<BalancerView[]> {
   const all = options.balancers ?? readState(options.netns).applied?.desired.balancers ?? [];
   if (all.length === 0) return [];
   const runner = options.runner ?? new ProcessRunner(options.netns);
-  const count = await nftCounters(runner);
-  const memorySets = all.filter((b) => b.flowMemory).flatMap((b) => b.targets.flatMap((t) => [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]));
-  const sizes = memorySets.length ? await countSetElements(runner, NFT_TABLE, memorySets) : new Map<string, number>();
+  const [count, remembered] = await Promise.all([nftCounters(runner), rememberedFlows(runner, all)]);
   return all.map((b) => {
     const entries = new Map(shares(b.table, b.targets.map((t) => t.name)).map((s) => [s.name, s.entries]));
     const flowMatches: Record<string, number> = {};
@@ -91,7 +103,7 @@ export async function balancerViews(options: { netns?: string; runner?: Runner; 
         share: b.size ? (entries.get(t.name) ?? 0) / b.size : 0,
         packets: count.get(`${b.name}: target ${t.name}`)?.packets ?? 0,
         state: t.state ?? "up",
-        ...(b.flowMemory ? { remembered: (sizes.get(flowSetName(t.chain, 4)) ?? 0) + (sizes.get(flowSetName(t.chain, 6)) ?? 0) } : {}),
+        ...(b.flowMemory ? { remembered: remembered.get(targetKey(b.name, t.name)) ?? 0 } : {}),
       })),
     };
   });

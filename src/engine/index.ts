@@ -10,4 +10,4 @@ export { status, type StatusReport } from "./status.js";
 export { DEFAULT_WAIT_MS, type SessionOptions } from "./session.js";
 export { interruptSignal } from "./interrupts.js";
 export { compileForHost, previousTables } from "./host.js";
-export { balancerViews, type BalancerView, type TargetView } from "./balancers.js";
+export { balancerViews, rememberedFlows, type BalancerView, type TargetView } from "./balancers.js";
