@@ -109,7 +109,7 @@ export class Daemon extends EventEmitter {
   private running: Promise<void> | null = null;
   private again: string | null = null;
   private stopped = false;
-  private readonly snap: DaemonSnapshot;
+  private readonly snap: Omit<DaemonSnapshot, "targetsDraining" | "targetsRegistered">;
 
   constructor(private readonly options: DaemonOptions) {
     super();
@@ -127,14 +127,11 @@ export class Daemon extends EventEmitter {
       backoffMs: 0,
       uplinksDown: [],
       targetsDown: [],
-      targetsDraining: [],
-      targetsRegistered: [],
       leasesExpired: [],
       drainsFinished: [],
       failovers: [],
     };
     this.registry = new Registry(readRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
-    this.noteRegistry();
     this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t));
     this.targets = new ProbedHealth(options.netns, (key, t) => {
       this.snap.targetsDown = [...this.targets.down()].sort();
@@ -168,11 +165,6 @@ export class Daemon extends EventEmitter {
     };
   }
 
-  private noteRegistry(): void {
-    this.snap.targetsDraining = [...this.registry.draining()].sort();
-    this.snap.targetsRegistered = [...this.registry.registered()].sort();
-  }
-
   /** The balancers as applied, each target with its check's health (null without a check) and where it comes from. */
   async balancers() {
     const health = new Map(this.targetHealth().map((h) => [h.key, h]));
@@ -200,7 +192,6 @@ export class Daemon extends EventEmitter {
     const name = typeof (body as { name?: unknown })?.name === "string" ? (body as { name: string }).name : "";
     const previous = this.registry.recordOf(balancer, name);
     const { changed, view } = this.registry.add(this.resolved, balancer, body, lease);
-    this.noteRegistry();
     this.armDeadlines();
     if (!changed) return { view, reconcile: null };
     // a checked target that joins takes traffic once its check passes (`up` in a row), not before
@@ -212,7 +203,6 @@ export class Daemon extends EventEmitter {
     const record = await this.reconcileIncluding(`target ${balancer}/${view.name} registered`);
     if (record.error) {
       this.registry.takeBack(balancer, view.name, previous);
-      this.noteRegistry();
       await this.reconcileIncluding(`target ${balancer}/${view.name} refused`);
       throw new RegistryError(422, `target ${view.name} not registered: the kernel refused it (${record.error})`);
     }
@@ -249,7 +239,6 @@ export class Daemon extends EventEmitter {
   /** Removes a registered target now. */
   async removeTarget(balancer: string, name: string): Promise<ReconcileRecord> {
     this.registry.remove(this.resolved, balancer, name);
-    this.noteRegistry();
     this.log("info", { msg: "target removed", target: `${balancer}/${name}` });
     const record = await this.reconcileIncluding(`target ${balancer}/${name} removed`);
     await this.syncChecks("restarted");
@@ -259,7 +248,6 @@ export class Daemon extends EventEmitter {
   /** Drains a target: no new flows now; it leaves when its remembered flows end or the timeout passes. */
   async drainTarget(balancer: string, name: string, timeoutMs?: number): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
     const view = this.registry.drain(this.resolved, balancer, name, timeoutMs);
-    this.noteRegistry();
     this.log("info", { msg: "target draining", target: `${balancer}/${name}`, deadline: view.drainDeadline });
     const record = await this.reconcileIncluding(`target ${balancer}/${name} draining`);
     this.armDeadlines(0);
@@ -269,7 +257,6 @@ export class Daemon extends EventEmitter {
   /** Ends a target's drain: it takes new flows again. */
   async undrainTarget(balancer: string, name: string): Promise<ReconcileRecord> {
     if (!this.registry.undrain(balancer, name)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
-    this.noteRegistry();
     this.log("info", { msg: "target undrained", target: `${balancer}/${name}` });
     return this.reconcileIncluding(`target ${balancer}/${name} undrained`);
   }
@@ -310,7 +297,6 @@ export class Daemon extends EventEmitter {
         reasons.push(`drain of ${d.key} finished`);
       }
     }
-    this.noteRegistry();
     if (reasons.length) {
       await this.reconcileNow(reasons.join(", "));
       await this.syncChecks("restarted");
@@ -348,7 +334,8 @@ export class Daemon extends EventEmitter {
 
   /** What the daemon knows now. */
   snapshot(): DaemonSnapshot {
-    return structuredClone(this.snap);
+    // drains and registrations are the registry's: read from it, not kept twice
+    return { ...structuredClone(this.snap), targetsDraining: [...this.registry.draining()].sort(), targetsRegistered: [...this.registry.registered()].sort() };
   }
 
   /** The config in force. */
