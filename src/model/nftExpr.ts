@@ -11,7 +11,8 @@ export interface NftStatement {
   text: string;
 }
 
-const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
+/** A mark as nft lists it: 0x and eight hex digits. */
+export const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
 const meta = (key: string) => ({ meta: { key } });
 const ct = (key: string) => ({ ct: { key } });
 

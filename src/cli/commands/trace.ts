@@ -23,6 +23,7 @@ import type { Runner } from "../../kernel/runner.js";
 import { findRememberedFlow } from "../../kernel/nft.js";
 import { flowSetName } from "../../compile/loadBalancers.js";
 import { NFT_TABLE } from "../../compile/index.js";
+import { hex } from "../../model/nftExpr.js";
 
 const PROTOCOLS: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58 };
 
@@ -168,7 +169,6 @@ async function rememberedTargets(runner: Runner, balancers: BalancerInfo[], pack
   return out;
 }
 
-const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
 
 /** The flow selector of `--live`, refusing what cannot be traced. */
 export function selectorFromOptions(o: TraceOptions, links: string[] | undefined): FlowSelector {
