@@ -212,12 +212,26 @@ const targetCheckSchema = z
 /** A target's check as the schema gives it. */
 export type TargetCheck = z.output<typeof targetCheckSchema>;
 
+/**
+ * The longest duration anything takes (leases, drains, flow memory, the full
+ * reconcile): a day. Far below what a timer holds (2^31 ms), so no timer that
+ * waits for one of them ever overflows.
+ */
+export const MAX_DURATION_MS = 86_400_000;
+
+/** A bound as people write it: "24h", "10s", "250ms". */
+export function formatBound(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
 /** The duration form with bounds, for fields beyond the health checks (flow memory, leases). */
 export function boundedDuration(min: number, max: number) {
   return z.string({ error: expecting("a duration such as 30s or 2m") }).superRefine((text, ctx) => {
     const ms = durationMs(text);
     if (ms === null) ctx.addIssue({ code: "custom", message: `must be a duration such as 200ms, 30s or 2m; got ${quote(text)}`, input: text });
-    else if (ms < min || ms > max) ctx.addIssue({ code: "custom", message: `must be between ${min / 1000}s and ${max / 1000}s; got ${text}`, input: text });
+    else if (ms < min || ms > max) ctx.addIssue({ code: "custom", message: `must be between ${formatBound(min)} and ${formatBound(max)}; got ${text}`, input: text });
   });
 }
 
@@ -243,19 +257,29 @@ export const loadBalancerSchema = z.strictObject({
   targets: z.array(targetSchema),
   flowMemory: z
     .strictObject({
-      timeout: boundedDuration(1000, 86_400_000).default("120s").describe("a remembered flow is forgotten after this long without a packet"),
+      timeout: boundedDuration(1000, MAX_DURATION_MS).default("120s").describe("a remembered flow is forgotten after this long without a packet"),
       size: integer(1024, 16_777_216, (input) => `must be 1024-16777216 flows, got ${String(input)}`).default(65536).describe("most flows remembered per target and family"),
     })
     .optional()
     .describe("remember each flow's target in the kernel, so target changes move no established flow; off: stateless"),
   registration: z
     .strictObject({
-      lease: boundedDuration(1000, 86_400_000).optional().describe("a registered target that does not renew within this long is removed; absent: registrations never expire"),
+      lease: boundedDuration(1000, MAX_DURATION_MS).optional().describe("a registered target that does not renew within this long is removed; absent: registrations never expire"),
       maxTargets: integer(1, 4096, (input) => `must be 1-4096, got ${String(input)}`).default(256).describe("most targets registered at run time"),
+      conduits: z
+        .array(iface)
+        .min(1)
+        .optional()
+        .describe("interfaces a registered target may use; default: the interfaces of the file's targets"),
+      allow: z
+        .array(prefix())
+        .min(1)
+        .optional()
+        .describe("prefixes a registered target's via/via6 must be in; default: the subnets of its conduit. The frontend's own addresses, the VIPs and the gateways are refused whatever this says"),
     })
     .optional()
     .describe("targets may be added at run time through symroute run's API (symroute lb target add)"),
-  drainTimeout: boundedDuration(0, 86_400_000).default("300s").describe("the longest a drained target keeps its remembered flows before it leaves"),
+  drainTimeout: boundedDuration(0, MAX_DURATION_MS).default("300s").describe("the longest a drained target keeps its remembered flows before it leaves"),
   egress: z
     .strictObject({
       gateway: gateway(4).optional(),
@@ -327,17 +351,14 @@ export const bgpSchema = z.strictObject({
 });
 export type Bgp = z.output<typeof bgpSchema>;
 
-/** The whole file. */
-const duration = z.string().regex(DURATION, { error: (i) => `must be a duration such as 250ms, 30s or 2m; got ${quote(String(i.input))}` });
-
 /** `symroute run`: where metrics are served and how often the whole kernel is compared besides its events. */
 const daemonSchema = z.strictObject({
   metrics: z
     .string()
     .regex(/^(off|[0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be "off" or ADDRESS:PORT such as 127.0.0.1:9479 or [::1]:9479; got ${quote(String(i.input))}` })
     .optional(),
-  reconcileInterval: duration.optional(),
-  debounce: duration.optional(),
+  reconcileInterval: boundedDuration(1000, MAX_DURATION_MS).optional().describe("full reconcile besides the kernel's events; 1s to 24h"),
+  debounce: boundedDuration(0, 10_000).optional().describe("quiet time after a kernel event before the reconcile; at most 10s"),
   api: z
     .strictObject({
       listen: z

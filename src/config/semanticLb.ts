@@ -41,6 +41,8 @@ export function checkLoadBalancers(config: Config): PathIssue[] {
       if (families.has(4) && !t.via) warn([...base, "targets", j], `target ${t.name} has no via: it serves only the IPv6 VIPs`);
       if (families.has(6) && !t.via6) warn([...base, "targets", j], `target ${t.name} has no via6: it serves only the IPv4 VIPs`);
     });
+    if (lb.registration && lb.targets.length === 0 && !lb.registration.conduits)
+      add([...base, "registration"], "takes registrations but has no targets in the file, so no conduit a registered target could use: name them in registration.conduits (e.g. conduits: [conduit-a])");
     const size = lb.maglev.size;
     if (size !== undefined) {
       if (!isPrime(size)) add([...base, "maglev", "size"], `${size} is not a prime; Maglev needs a prime size (e.g. 9973, 65537)`);

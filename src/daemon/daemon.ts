@@ -10,7 +10,8 @@
 import { EventEmitter } from "node:events";
 import type { ResolvedConfig } from "../config/resolved.js";
 import { RefusedError } from "../apply/apply.js";
-import { reconcile, destroy, status, planConfig, balancerViews, rememberedFlows } from "../engine/index.js";
+import { reconcile, destroy, status, planConfig, balancerViews, rememberedFlows, interfaceAddresses } from "../engine/index.js";
+import { LOCAL_CALLER, type Caller } from "./caller.js";
 import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
@@ -28,6 +29,9 @@ import { Registry, RegistryError, type RegisteredView } from "./registry.js";
 import { readRegistrations, writeRegistrations } from "../kernel/registrations.js";
 import { targetKey } from "../compile/allocate.js";
 import type { BalancerInfo } from "../model/balancer.js";
+
+/** The longest delay node's timers hold. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -188,10 +192,12 @@ export class Daemon extends EventEmitter {
    * Registers (or renews) a target and reconciles; a reconcile that fails with it
    * takes it back out, so a bad registration never leaves the kernel half-changed.
    */
-  async registerTarget(balancer: string, body: unknown, lease?: string): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
+  async registerTarget(balancer: string, body: unknown, lease?: string, caller: Caller = LOCAL_CALLER): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
     const name = typeof (body as { name?: unknown })?.name === "string" ? (body as { name: string }).name : "";
     const previous = this.registry.recordOf(balancer, name);
-    const { changed, view } = this.registry.add(this.resolved, balancer, body, lease);
+    // the conduit rules judge the next hop against the frontend's addresses as they are now
+    const links = await interfaceAddresses({ netns: this.options.netns });
+    const { changed, view } = this.registry.add(this.resolved, balancer, body, { lease, caller, links });
     this.armDeadlines();
     if (!changed) return { view, reconcile: null };
     // a checked target that joins takes traffic once its check passes (`up` in a row), not before
@@ -229,16 +235,16 @@ export class Daemon extends EventEmitter {
   private readonly nextReasons: string[] = [];
 
   /** Renews a registration's lease. */
-  renewTarget(balancer: string, name: string): RegisteredView {
-    const view = this.registry.renew(balancer, name);
+  renewTarget(balancer: string, name: string, caller: Caller = LOCAL_CALLER): RegisteredView {
+    const view = this.registry.renew(balancer, name, caller);
     if (!view) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
     this.armDeadlines();
     return view;
   }
 
   /** Removes a registered target now. */
-  async removeTarget(balancer: string, name: string): Promise<ReconcileRecord> {
-    this.registry.remove(this.resolved, balancer, name);
+  async removeTarget(balancer: string, name: string, caller: Caller = LOCAL_CALLER): Promise<ReconcileRecord> {
+    this.registry.remove(this.resolved, balancer, name, caller);
     this.log("info", { msg: "target removed", target: `${balancer}/${name}` });
     const record = await this.reconcileIncluding(`target ${balancer}/${name} removed`);
     await this.syncChecks("restarted");
@@ -246,8 +252,8 @@ export class Daemon extends EventEmitter {
   }
 
   /** Drains a target: no new flows now; it leaves when its remembered flows end or the timeout passes. */
-  async drainTarget(balancer: string, name: string, timeoutMs?: number): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
-    const view = this.registry.drain(this.resolved, balancer, name, timeoutMs);
+  async drainTarget(balancer: string, name: string, timeoutMs?: number, caller: Caller = LOCAL_CALLER): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
+    const view = this.registry.drain(this.resolved, balancer, name, timeoutMs, caller);
     this.log("info", { msg: "target draining", target: `${balancer}/${name}`, deadline: view.drainDeadline });
     const record = await this.reconcileIncluding(`target ${balancer}/${name} draining`);
     this.armDeadlines(0);
@@ -255,8 +261,8 @@ export class Daemon extends EventEmitter {
   }
 
   /** Ends a target's drain: it takes new flows again. */
-  async undrainTarget(balancer: string, name: string): Promise<ReconcileRecord> {
-    if (!this.registry.undrain(balancer, name)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
+  async undrainTarget(balancer: string, name: string, caller: Caller = LOCAL_CALLER): Promise<ReconcileRecord> {
+    if (!this.registry.undrain(balancer, name, caller)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
     this.log("info", { msg: "target undrained", target: `${balancer}/${name}` });
     return this.reconcileIncluding(`target ${balancer}/${name} undrained`);
   }
@@ -269,7 +275,9 @@ export class Daemon extends EventEmitter {
     const next = this.registry.nextDeadline();
     const waits = [next, this.registry.drains().length ? 1000 : null, soonMs ?? null].filter((x): x is number => x !== null);
     if (waits.length === 0) return;
-    this.deadlineTimer = setTimeout(() => void this.onDeadlines(), Math.min(...waits) + 5);
+    // never past what a timer holds (2^31 - 1 ms; beyond it node fires at once, in a loop): a deadline
+    // further away than that is looked at again when this one fires
+    this.deadlineTimer = setTimeout(() => void this.onDeadlines(), Math.min(TIMER_MAX_MS, Math.min(...waits) + 5));
   }
 
   private async onDeadlines(): Promise<void> {

@@ -6,16 +6,18 @@
  * already has is refused (the file wins: it is what an operator reviewed).
  */
 import type { ResolvedConfig } from "../config/resolved.js";
-import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js";
+import { durationMs, formatBound, MAX_DURATION_MS, targetSchema, type LoadBalancer } from "../config/schema.js";
 import type { RegistrationsFile } from "../kernel/registrations.js";
 import { targetKey } from "../compile/allocate.js";
+import { callerMayUse, callerName, LOCAL_CALLER, type Caller } from "./caller.js";
+import { placeProblems, type LinkAddresses } from "./registrationPlace.js";
 
 type Target = LoadBalancer["targets"][number];
 
 /** A refusal the API answers with its status code. */
 export class RegistryError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409 | 422,
+    readonly status: 400 | 403 | 404 | 409 | 422,
     message: string,
     readonly errors: string[] = [message],
   ) {
@@ -31,8 +33,28 @@ export interface RegisteredView {
   state: "serving" | "draining" | "drained";
   registeredAt?: string;
   expiresAt?: string | null;
+  /** who registered it: "local" (the socket) or "token NAME" */
+  owner?: string;
   drainDeadline?: string;
   target: Target;
+}
+
+/** What a registration carries besides the target. */
+export interface AddOptions {
+  /** a lease shorter than the balancer's, as the registrant asks for it */
+  lease?: string;
+  /** who asks: a token caller may use only its balancers and renews only its own targets */
+  caller?: Caller;
+  /** the frontend's interfaces and their addresses, read just before: the conduit rules need them */
+  links?: LinkAddresses;
+}
+
+/** Refuses a duration beyond what anything in symroute waits for (a day): no timer is armed past what it holds. */
+function boundedMs(field: string, text: string, min: number): number {
+  const ms = durationMs(text);
+  if (ms === null || ms < min || ms > MAX_DURATION_MS)
+    throw new RegistryError(400, `${field}: must be a duration between ${formatBound(min)} and ${formatBound(MAX_DURATION_MS)} such as 30s or 5m; got ${JSON.stringify(text)}`);
+  return ms;
 }
 
 /** "BALANCER/TARGET", as compile's allocation and the health checks key a target. */
@@ -71,9 +93,11 @@ export class Registry {
    * Registers a target, or renews it (the same name again: a new lease, and the new
    * fields if they changed). Returns true when compile's input changed.
    */
-  add(resolved: ResolvedConfig, balancer: string, input: unknown, leaseText?: string): { changed: boolean; view: RegisteredView } {
+  add(resolved: ResolvedConfig, balancer: string, input: unknown, options: AddOptions = {}): { changed: boolean; view: RegisteredView } {
+    const caller = options.caller ?? LOCAL_CALLER;
     const lb = resolved.config.loadBalancers.find((b) => b.name === balancer);
     if (!lb) throw new RegistryError(404, `no load balancer named '${balancer}' in ${resolved.file}`);
+    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
     if (!lb.registration) throw new RegistryError(409, `load balancer ${balancer} takes no registrations: add 'registration: {}' to it in ${resolved.file}`);
     const parsed = targetSchema.safeParse(input);
     if (!parsed.success) {
@@ -81,17 +105,26 @@ export class Registry {
       throw new RegistryError(400, `invalid target: ${errors.join("; ")}`, errors);
     }
     const target = parsed.data;
+    // a registration is data, never a program: a command check would run as root on this frontend
+    if (target.check?.command)
+      throw new RegistryError(403, "check.command: a registered target may carry tcp and http checks only; command checks come only from the config file", [
+        "check.command: a registered target may carry tcp and http checks only; command checks come only from the config file",
+      ]);
     if (!target.via && !target.via6) throw new RegistryError(400, "invalid target: needs via and/or via6");
     if (lb.targets.some((t) => t.name === target.name))
       throw new RegistryError(409, `target ${target.name} is one of ${balancer}'s targets in ${resolved.file}; the file's targets win: register another name or edit the file`);
+    const place = placeProblems(resolved.config, lb, target, options.links ?? {});
+    if (place.length) throw new RegistryError(403, `target ${target.name} not registered: ${place.join("; ")}`, place);
     let leaseMs: number | null = lb.registration.lease ? durationMs(lb.registration.lease) : null;
-    if (leaseText !== undefined) {
-      const asked = durationMs(leaseText);
-      if (asked === null || asked < 1000) throw new RegistryError(400, `lease: must be a duration of at least 1s such as 30s; got ${JSON.stringify(leaseText)}`);
+    if (options.lease !== undefined) {
+      const asked = boundedMs("lease", options.lease, 1000);
       // a target may ask for a shorter lease than the balancer's, never a longer one
       leaseMs = leaseMs === null ? asked : Math.min(leaseMs, asked);
     }
     const existing = this.data.registrations.findIndex((r) => r.balancer === balancer && r.target.name === target.name);
+    const owner = existing >= 0 ? (this.data.registrations[existing].owner ?? "local") : callerName(caller);
+    if (caller.kind !== "local" && owner !== callerName(caller))
+      throw new RegistryError(403, `target ${target.name} of ${balancer} was registered by another registrant; a registrant renews only its own targets`);
     const others = this.data.registrations.filter((r) => r.balancer === balancer).length - (existing >= 0 ? 1 : 0);
     if (others >= lb.registration.maxTargets) throw new RegistryError(409, `load balancer ${balancer} has ${others} registered targets, its registration.maxTargets`);
     const now = this.now();
@@ -101,6 +134,7 @@ export class Registry {
       registeredAt: existing >= 0 ? this.data.registrations[existing].registeredAt : new Date(now).toISOString(),
       leaseMs,
       expiresAt: leaseMs === null ? null : new Date(now + leaseMs).toISOString(),
+      owner,
     };
     const changed = existing < 0 || JSON.stringify(this.data.registrations[existing].target) !== JSON.stringify(record.target);
     const next = structuredClone(this.data);
@@ -111,9 +145,10 @@ export class Registry {
   }
 
   /** Renews a registration's lease; false when there is none of that name. */
-  renew(balancer: string, name: string): RegisteredView | null {
+  renew(balancer: string, name: string, caller: Caller = LOCAL_CALLER): RegisteredView | null {
     const r = this.data.registrations.find((x) => x.balancer === balancer && x.target.name === name);
     if (!r) return null;
+    this.mustOwn(caller, balancer, name, "renews");
     // in place, not a copy of every registration: a thousand leases renew every few seconds
     r.expiresAt = r.leaseMs === null ? null : new Date(this.now() + r.leaseMs).toISOString();
     // a renewal changes only a deadline: saved with the next batch (a crash loses at most that much of a lease)
@@ -122,10 +157,12 @@ export class Registry {
   }
 
   /** Removes a registered target at once (its flows move); 404 for names not registered, 409 for the file's own. */
-  remove(resolved: ResolvedConfig, balancer: string, name: string): void {
+  remove(resolved: ResolvedConfig, balancer: string, name: string, caller: Caller = LOCAL_CALLER): void {
     const lb = resolved.config.loadBalancers.find((b) => b.name === balancer);
+    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
     if (lb?.targets.some((t) => t.name === name)) throw new RegistryError(409, `target ${name} is in ${resolved.file}: remove it there (or drain it)`);
     if (!this.data.registrations.some((r) => r.balancer === balancer && r.target.name === name)) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
+    this.mustOwn(caller, balancer, name, "removes");
     const next = structuredClone(this.data);
     next.registrations = next.registrations.filter((r) => !(r.balancer === balancer && r.target.name === name));
     next.drains = next.drains.filter((d) => !(d.balancer === balancer && d.target === name));
@@ -133,11 +170,15 @@ export class Registry {
   }
 
   /** Starts draining a target (of the file or registered): no new flows; it leaves when its flows end or `timeoutMs` passes. */
-  drain(resolved: ResolvedConfig, balancer: string, name: string, timeoutMs?: number): RegisteredView {
+  drain(resolved: ResolvedConfig, balancer: string, name: string, timeoutMs?: number, caller: Caller = LOCAL_CALLER): RegisteredView {
     const merged = this.merge(resolved).config.loadBalancers.find((b) => b.name === balancer);
     if (!merged) throw new RegistryError(404, `no load balancer named '${balancer}' in ${resolved.file}`);
+    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
     const target = merged.targets.find((t) => t.name === name);
     if (!target) throw new RegistryError(404, `no target ${name} in ${balancer}`);
+    this.mustOwn(caller, balancer, name, "drains");
+    if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= MAX_DURATION_MS))
+      throw new RegistryError(400, `timeout: must be between 0s and ${formatBound(MAX_DURATION_MS)}; got ${timeoutMs} ms`);
     const now = this.now();
     const limit = timeoutMs ?? durationMs(merged.drainTimeout) ?? 300_000;
     const next = structuredClone(this.data);
@@ -149,8 +190,10 @@ export class Registry {
   }
 
   /** Takes a target back: its drain (under way or finished) ends. False when it was not drained. */
-  undrain(balancer: string, name: string): boolean {
+  undrain(balancer: string, name: string, caller: Caller = LOCAL_CALLER): boolean {
     const k = key(balancer, name);
+    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
+    this.mustOwn(caller, balancer, name, "undrains");
     const was = this.data.drains.some((d) => key(d.balancer, d.target) === k) || this.data.drained.includes(k);
     if (!was) return false;
     const next = structuredClone(this.data);
@@ -233,6 +276,17 @@ export class Registry {
     return structuredClone(this.data);
   }
 
+  /**
+   * A token caller acts only on targets it registered: another registrant's
+   * targets and the file's (which only the local socket drains) are refused.
+   */
+  private mustOwn(caller: Caller, balancer: string, name: string, verb: string): void {
+    if (caller.kind === "local") return;
+    const r = this.data.registrations.find((x) => x.balancer === balancer && x.target.name === name);
+    if (!r) throw new RegistryError(403, `target ${name} of ${balancer} is the config file's: only the local socket ${verb} it (symroute lb target on the frontend)`);
+    if ((r.owner ?? "local") !== callerName(caller)) throw new RegistryError(403, `target ${name} of ${balancer} was registered by another registrant; a registrant ${verb} only its own targets`);
+  }
+
   private view(balancer: string, name: string, source: "file" | "registered", target: Target): RegisteredView {
     const k = key(balancer, name);
     const r = this.data.registrations.find((x) => key(x.balancer, String(x.target.name)) === k);
@@ -242,7 +296,7 @@ export class Registry {
       name,
       source,
       state: d ? "draining" : this.data.drained.includes(k) ? "drained" : "serving",
-      ...(r ? { registeredAt: r.registeredAt, expiresAt: r.expiresAt } : {}),
+      ...(r ? { registeredAt: r.registeredAt, expiresAt: r.expiresAt, owner: r.owner ?? "local" } : {}),
       ...(d ? { drainDeadline: d.deadline } : {}),
       target,
     };

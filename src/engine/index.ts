@@ -11,3 +11,4 @@ export { DEFAULT_WAIT_MS, type SessionOptions } from "./session.js";
 export { interruptSignal } from "./interrupts.js";
 export { compileForHost, previousTables } from "./host.js";
 export { balancerViews, rememberedFlows, type BalancerView, type TargetView } from "./balancers.js";
+export { interfaceAddresses } from "./links.js";

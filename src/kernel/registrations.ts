@@ -15,6 +15,8 @@ const registrationSchema = z.object({
   registeredAt: z.string(),
   leaseMs: z.number().nullable(),
   expiresAt: z.string().nullable(),
+  /** who registered it ("local", or "token NAME"): only that registrant renews, removes or drains it; absent in files before owners */
+  owner: z.string().optional(),
 });
 
 const drainSchema = z.object({ balancer: z.string(), target: z.string(), since: z.string(), deadline: z.string() });

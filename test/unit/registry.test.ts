@@ -9,6 +9,12 @@ const example = readFileSync(join(import.meta.dirname, "..", "..", "examples", "
 const resolved = mustLoad(example);
 const empty = (): RegistrationsFile => ({ version: 1, registrations: [], drains: [], drained: [] });
 const target = { name: "target-d", via: "172.16.1.8", interface: "conduit-b" };
+/** The frontend's interfaces as the lab builds them (src/lab/loadBalancer.ts). */
+const links = {
+  "conduit-a": { addresses: ["172.16.0.4/24", "fd00::4/64", "fe80::1/64"] },
+  "conduit-b": { addresses: ["172.16.1.4/24", "fd00:0:0:1::4/64"] },
+  "ext-vlan0": { addresses: ["169.254.100.1/24", "100:100::1/64"] },
+};
 
 function registry(start = empty()) {
   let clock = 1_000_000;
@@ -30,33 +36,33 @@ const fails = (f: () => unknown): RegistryError => {
 describe("registry", () => {
   it("appends a registered target to its balancer, saving before it counts", () => {
     const { r, saved } = registry();
-    const { changed, view } = r.add(resolved, "stream-a", target);
+    const { changed, view } = r.add(resolved, "stream-a", target, { links });
     expect(changed).toBe(true);
     expect(view).toMatchObject({ source: "registered", state: "serving" });
     expect(saved).toHaveLength(1);
     expect(r.merge(resolved).config.loadBalancers[0].targets.map((t) => t.name)).toEqual(["target-a", "target-b", "target-c", "target-d"]);
     // the same registration again only renews
-    expect(r.add(resolved, "stream-a", target).changed).toBe(false);
+    expect(r.add(resolved, "stream-a", target, { links }).changed).toBe(false);
   });
 
   it("refuses what it must, with the status the API answers", () => {
     const { r } = registry();
-    expect(fails(() => r.add(resolved, "nope", target)).status).toBe(404);
-    expect(fails(() => r.add(resolved, "stream-a", { ...target, name: "target-a" })).message).toContain("the file's targets win");
-    const bad = fails(() => r.add(resolved, "stream-a", { ...target, via: "300.0.0.1" }));
+    expect(fails(() => r.add(resolved, "nope", target, { links })).status).toBe(404);
+    expect(fails(() => r.add(resolved, "stream-a", { ...target, name: "target-a" }, { links })).message).toContain("the file's targets win");
+    const bad = fails(() => r.add(resolved, "stream-a", { ...target, via: "300.0.0.1" }, { links }));
     expect(bad.status).toBe(400);
     expect(bad.errors.join()).toMatch(/^via: /);
-    expect(fails(() => r.add(resolved, "stream-a", { name: "x", interface: "conduit-b" })).message).toContain("needs via and/or via6");
-    expect(fails(() => r.add(resolved, "stream-a", target, "soon")).status).toBe(400);
+    expect(fails(() => r.add(resolved, "stream-a", { name: "x", interface: "conduit-b" }, { links })).message).toContain("needs via and/or via6");
+    expect(fails(() => r.add(resolved, "stream-a", target, { lease: "soon", links })).status).toBe(400);
     const closed = mustLoad(example.replace("    registration: { lease: 30s, maxTargets: 64 }\n", ""));
-    expect(fails(() => r.add(closed, "stream-a", target)).status).toBe(409);
+    expect(fails(() => r.add(closed, "stream-a", target, { links })).status).toBe(409);
     expect(fails(() => r.remove(resolved, "stream-a", "target-a")).status).toBe(409);
     expect(fails(() => r.remove(resolved, "stream-a", "target-z")).status).toBe(404);
   });
 
   it("leases: never longer than the balancer's, renewed by renew or add, expired ones removed", () => {
     const { r, tick } = registry();
-    r.add(resolved, "stream-a", target, "5m"); // asks for more than the 30s lease: gets 30s
+    r.add(resolved, "stream-a", target, { lease: "5m", links }); // asks for more than the 30s lease: gets 30s
     expect(r.nextDeadline()).toBe(30_000);
     tick(20_000);
     r.renew("stream-a", "target-d");
@@ -70,7 +76,7 @@ describe("registry", () => {
 
   it("drains: a registered target goes when its drain ends, a file target stays out until undrained", () => {
     const { r, tick } = registry();
-    r.add(resolved, "stream-a", target);
+    r.add(resolved, "stream-a", target, { links });
     r.drain(resolved, "stream-a", "target-d");
     r.drain(resolved, "stream-a", "target-a", 2000);
     expect([...r.draining()].sort()).toEqual(["stream-a/target-a", "stream-a/target-d"]);
@@ -89,7 +95,7 @@ describe("registry", () => {
 
   it("starts from what was saved: registrations survive a restart", () => {
     const first = registry();
-    first.r.add(resolved, "stream-a", target);
+    first.r.add(resolved, "stream-a", target, { links });
     const again = registry(first.saved.at(-1));
     expect([...again.r.registered()]).toEqual(["stream-a/target-d"]);
   });

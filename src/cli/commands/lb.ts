@@ -2,7 +2,7 @@
  * `symroute lb show NAME` and `symroute lb flows`: the balancers as applied,
  * with their Maglev tables summarised and the kernel's match counters.
  */
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { CliError, EXIT, printJson, runnerFor } from "../common.js";
 import { readStateOrEmpty } from "../common.js";
 import { balancerViews, type BalancerView } from "../../engine/index.js";
@@ -29,7 +29,8 @@ async function ask(method: "GET" | "POST" | "DELETE", path: string, netns: strin
 
 /** The target a command line describes, in the config's own field names. */
 function targetFromOptions(name: string, o: TargetOptions): Record<string, unknown> {
-  const check = o.checkTcp ? { tcp: Number(o.checkTcp) } : o.checkHttp ? httpCheck(o.checkHttp) : o.checkCommand ? { command: o.checkCommand } : undefined;
+  if (o.checkCommand) throw new CliError("--check-command: a registered target may carry tcp and http checks only (--check-tcp, --check-http); a command check belongs in the config file, which root wrote");
+  const check = o.checkTcp ? { tcp: Number(o.checkTcp) } : o.checkHttp ? httpCheck(o.checkHttp) : undefined;
   return {
     name,
     ...(o.via ? { via: o.via } : {}),
@@ -73,7 +74,8 @@ function registerTargetCommands(lb: Command): void {
     .requiredOption("--interface <name>", "the conduit the target is reached by")
     .option("--check-tcp <port>", "health check: TCP connect to this port")
     .option("--check-http <spec>", "health check: HTTP GET, PORT[/PATH][=STATUS]")
-    .option("--check-command <argv...>", "health check: a program and its arguments (no shell)")
+    // kept only to say why not: a registration is data, and a command check would run as root on the frontend
+    .addOption(new Option("--check-command <argv...>").hideHelp())
     .option("--check-interval <duration>", "time between checks (default 250ms)")
     .option("--lease <duration>", "renew within this long or be removed (at most the balancer's registration.lease)")
     .option("--netns <name>", "network namespace")
