@@ -14,7 +14,9 @@ import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from ".
 
 const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .replace(/\n      - \{ name: target-d[^\n]*/, "")
-  .replace("    flows:", "    flowMemory: { timeout: 120s }\n    registration: { lease: 4s }\n    flows:")
+  // allow widens the conduits' /24s to a /16: a next hop the kernel cannot reach passes the rules, so the
+  // kernel's own refusal (and its take-back) is still tested
+  .replace("    flows:", '    flowMemory: { timeout: 120s }\n    registration: { lease: 4s, allow: [172.16.0.0/16, "fd00::/16"] }\n    flows:')
   .concat('daemon:\n  metrics: "off"\n');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -47,8 +49,8 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     const none = cli(["lb", "target", "add", "nosuch", "target-x", "--via", "172.16.1.8", "--interface", "conduit-b", "--netns", ns()]);
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("no load balancer named 'nosuch'");
-    // valid in form, refused by the kernel (no such conduit): taken back, nothing half-applied
-    const refused = cli(["lb", "target", "add", "stream-a", "target-x", "--via", "172.16.9.9", "--interface", "conduit-z", "--netns", ns()]);
+    // valid in form and inside the rules, refused by the kernel (a next hop no conduit reaches): taken back, nothing half-applied
+    const refused = cli(["lb", "target", "add", "stream-a", "target-x", "--via", "172.16.9.9", "--interface", "conduit-b", "--netns", ns()]);
     expect(refused.code, refused.stderr).toBe(3);
     expect(refused.stderr).toContain("not registered: the kernel refused it");
     expect(targets().map((t) => t.name)).toEqual(["target-a", "target-b", "target-c"]);
