@@ -6,24 +6,15 @@
  * already has is refused (the file wins: it is what an operator reviewed).
  */
 import type { ResolvedConfig } from "../config/resolved.js";
-import { durationMs, formatBound, MAX_DURATION_MS, targetSchema, type LoadBalancer } from "../config/schema.js";
+import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js";
+import { boundedMs, boundedTimeout, mustOwn, mustUse, RegistryError } from "./registrationRules.js";
 import type { RegistrationsFile } from "../kernel/registrations.js";
 import { targetKey } from "../compile/allocate.js";
-import { callerMayUse, callerName, LOCAL_CALLER, type Caller } from "./caller.js";
+import { callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { placeProblems, type LinkAddresses } from "./registrationPlace.js";
 
 type Target = LoadBalancer["targets"][number];
 
-/** A refusal the API answers with its status code. */
-export class RegistryError extends Error {
-  constructor(
-    readonly status: 400 | 403 | 404 | 409 | 422,
-    message: string,
-    readonly errors: string[] = [message],
-  ) {
-    super(message);
-  }
-}
 
 /** One target as `lb target list` and GET /v1/balancers/LB/targets show it. */
 export interface RegisteredView {
@@ -39,6 +30,8 @@ export interface RegisteredView {
   target: Target;
 }
 
+export { RegistryError } from "./registrationRules.js";
+
 /** What a registration carries besides the target. */
 export interface AddOptions {
   /** a lease shorter than the balancer's, as the registrant asks for it */
@@ -49,13 +42,6 @@ export interface AddOptions {
   links?: LinkAddresses;
 }
 
-/** Refuses a duration beyond what anything in symroute waits for (a day): no timer is armed past what it holds. */
-function boundedMs(field: string, text: string, min: number): number {
-  const ms = durationMs(text);
-  if (ms === null || ms < min || ms > MAX_DURATION_MS)
-    throw new RegistryError(400, `${field}: must be a duration between ${formatBound(min)} and ${formatBound(MAX_DURATION_MS)} such as 30s or 5m; got ${JSON.stringify(text)}`);
-  return ms;
-}
 
 /** "BALANCER/TARGET", as compile's allocation and the health checks key a target. */
 const key = targetKey;
@@ -97,7 +83,7 @@ export class Registry {
     const caller = options.caller ?? LOCAL_CALLER;
     const lb = resolved.config.loadBalancers.find((b) => b.name === balancer);
     if (!lb) throw new RegistryError(404, `no load balancer named '${balancer}' in ${resolved.file}`);
-    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
+    mustUse(caller, balancer);
     if (!lb.registration) throw new RegistryError(409, `load balancer ${balancer} takes no registrations: add 'registration: {}' to it in ${resolved.file}`);
     const parsed = targetSchema.safeParse(input);
     if (!parsed.success) {
@@ -123,8 +109,7 @@ export class Registry {
     }
     const existing = this.data.registrations.findIndex((r) => r.balancer === balancer && r.target.name === target.name);
     const owner = existing >= 0 ? (this.data.registrations[existing].owner ?? "local") : callerName(caller);
-    if (caller.kind !== "local" && owner !== callerName(caller))
-      throw new RegistryError(403, `target ${target.name} of ${balancer} was registered by another registrant; a registrant renews only its own targets`);
+    if (existing >= 0) mustOwn(caller, owner, balancer, target.name, "renews");
     const others = this.data.registrations.filter((r) => r.balancer === balancer).length - (existing >= 0 ? 1 : 0);
     if (others >= lb.registration.maxTargets) throw new RegistryError(409, `load balancer ${balancer} has ${others} registered targets, its registration.maxTargets`);
     const now = this.now();
@@ -148,7 +133,7 @@ export class Registry {
   renew(balancer: string, name: string, caller: Caller = LOCAL_CALLER): RegisteredView | null {
     const r = this.data.registrations.find((x) => x.balancer === balancer && x.target.name === name);
     if (!r) return null;
-    this.mustOwn(caller, balancer, name, "renews");
+    mustOwn(caller, this.ownerOf(balancer, name), balancer, name, "renews");
     // in place, not a copy of every registration: a thousand leases renew every few seconds
     r.expiresAt = r.leaseMs === null ? null : new Date(this.now() + r.leaseMs).toISOString();
     // a renewal changes only a deadline: saved with the next batch (a crash loses at most that much of a lease)
@@ -159,10 +144,10 @@ export class Registry {
   /** Removes a registered target at once (its flows move); 404 for names not registered, 409 for the file's own. */
   remove(resolved: ResolvedConfig, balancer: string, name: string, caller: Caller = LOCAL_CALLER): void {
     const lb = resolved.config.loadBalancers.find((b) => b.name === balancer);
-    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
+    mustUse(caller, balancer);
     if (lb?.targets.some((t) => t.name === name)) throw new RegistryError(409, `target ${name} is in ${resolved.file}: remove it there (or drain it)`);
     if (!this.data.registrations.some((r) => r.balancer === balancer && r.target.name === name)) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
-    this.mustOwn(caller, balancer, name, "removes");
+    mustOwn(caller, this.ownerOf(balancer, name), balancer, name, "removes");
     const next = structuredClone(this.data);
     next.registrations = next.registrations.filter((r) => !(r.balancer === balancer && r.target.name === name));
     next.drains = next.drains.filter((d) => !(d.balancer === balancer && d.target === name));
@@ -173,12 +158,11 @@ export class Registry {
   drain(resolved: ResolvedConfig, balancer: string, name: string, timeoutMs?: number, caller: Caller = LOCAL_CALLER): RegisteredView {
     const merged = this.merge(resolved).config.loadBalancers.find((b) => b.name === balancer);
     if (!merged) throw new RegistryError(404, `no load balancer named '${balancer}' in ${resolved.file}`);
-    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
+    mustUse(caller, balancer);
     const target = merged.targets.find((t) => t.name === name);
     if (!target) throw new RegistryError(404, `no target ${name} in ${balancer}`);
-    this.mustOwn(caller, balancer, name, "drains");
-    if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= MAX_DURATION_MS))
-      throw new RegistryError(400, `timeout: must be between 0s and ${formatBound(MAX_DURATION_MS)}; got ${timeoutMs} ms`);
+    mustOwn(caller, this.ownerOf(balancer, name), balancer, name, "drains");
+    if (timeoutMs !== undefined) boundedTimeout(timeoutMs);
     const now = this.now();
     const limit = timeoutMs ?? durationMs(merged.drainTimeout) ?? 300_000;
     const next = structuredClone(this.data);
@@ -192,8 +176,8 @@ export class Registry {
   /** Takes a target back: its drain (under way or finished) ends. False when it was not drained. */
   undrain(balancer: string, name: string, caller: Caller = LOCAL_CALLER): boolean {
     const k = key(balancer, name);
-    if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
-    this.mustOwn(caller, balancer, name, "undrains");
+    mustUse(caller, balancer);
+    mustOwn(caller, this.ownerOf(balancer, name), balancer, name, "undrains");
     const was = this.data.drains.some((d) => key(d.balancer, d.target) === k) || this.data.drained.includes(k);
     if (!was) return false;
     const next = structuredClone(this.data);
@@ -276,15 +260,11 @@ export class Registry {
     return structuredClone(this.data);
   }
 
-  /**
-   * A token caller acts only on targets it registered: another registrant's
-   * targets and the file's (which only the local socket drains) are refused.
-   */
-  private mustOwn(caller: Caller, balancer: string, name: string, verb: string): void {
-    if (caller.kind === "local") return;
+
+  /** Who registered the target; null for a target of the file (or none). */
+  private ownerOf(balancer: string, name: string): string | null {
     const r = this.data.registrations.find((x) => x.balancer === balancer && x.target.name === name);
-    if (!r) throw new RegistryError(403, `target ${name} of ${balancer} is the config file's: only the local socket ${verb} it (symroute lb target on the frontend)`);
-    if ((r.owner ?? "local") !== callerName(caller)) throw new RegistryError(403, `target ${name} of ${balancer} was registered by another registrant; a registrant ${verb} only its own targets`);
+    return r ? (r.owner ?? "local") : null;
   }
 
   private view(balancer: string, name: string, source: "file" | "registered", target: Target): RegisteredView {
