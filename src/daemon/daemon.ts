@@ -28,6 +28,7 @@ import { Registry, RegistryError, type RegisteredView } from "./registry.js";
 import { readRegistrations, writeRegistrations } from "../kernel/registrations.js";
 import { targetKey } from "../compile/allocate.js";
 import type { BalancerInfo } from "../model/balancer.js";
+import { LOCAL_CALLER, type Caller } from "./caller.js";
 
 /** How the daemon runs. */
 export interface DaemonOptions {
@@ -188,7 +189,7 @@ export class Daemon extends EventEmitter {
    * Registers (or renews) a target and reconciles; a reconcile that fails with it
    * takes it back out, so a bad registration never leaves the kernel half-changed.
    */
-  async registerTarget(balancer: string, body: unknown, lease?: string): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
+  async registerTarget(balancer: string, body: unknown, lease?: string, caller: Caller = LOCAL_CALLER): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
     const name = typeof (body as { name?: unknown })?.name === "string" ? (body as { name: string }).name : "";
     const previous = this.registry.recordOf(balancer, name);
     const { changed, view } = this.registry.add(this.resolved, balancer, body, lease);
@@ -229,7 +230,7 @@ export class Daemon extends EventEmitter {
   private readonly nextReasons: string[] = [];
 
   /** Renews a registration's lease. */
-  renewTarget(balancer: string, name: string): RegisteredView {
+  renewTarget(balancer: string, name: string, caller: Caller = LOCAL_CALLER): RegisteredView {
     const view = this.registry.renew(balancer, name);
     if (!view) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
     this.armDeadlines();
@@ -237,7 +238,7 @@ export class Daemon extends EventEmitter {
   }
 
   /** Removes a registered target now. */
-  async removeTarget(balancer: string, name: string): Promise<ReconcileRecord> {
+  async removeTarget(balancer: string, name: string, caller: Caller = LOCAL_CALLER): Promise<ReconcileRecord> {
     this.registry.remove(this.resolved, balancer, name);
     this.log("info", { msg: "target removed", target: `${balancer}/${name}` });
     const record = await this.reconcileIncluding(`target ${balancer}/${name} removed`);
@@ -246,7 +247,7 @@ export class Daemon extends EventEmitter {
   }
 
   /** Drains a target: no new flows now; it leaves when its remembered flows end or the timeout passes. */
-  async drainTarget(balancer: string, name: string, timeoutMs?: number): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
+  async drainTarget(balancer: string, name: string, timeoutMs?: number, caller: Caller = LOCAL_CALLER): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
     const view = this.registry.drain(this.resolved, balancer, name, timeoutMs);
     this.log("info", { msg: "target draining", target: `${balancer}/${name}`, deadline: view.drainDeadline });
     const record = await this.reconcileIncluding(`target ${balancer}/${name} draining`);
@@ -255,7 +256,7 @@ export class Daemon extends EventEmitter {
   }
 
   /** Ends a target's drain: it takes new flows again. */
-  async undrainTarget(balancer: string, name: string): Promise<ReconcileRecord> {
+  async undrainTarget(balancer: string, name: string, caller: Caller = LOCAL_CALLER): Promise<ReconcileRecord> {
     if (!this.registry.undrain(balancer, name)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
     this.log("info", { msg: "target undrained", target: `${balancer}/${name}` });
     return this.reconcileIncluding(`target ${balancer}/${name} undrained`);
