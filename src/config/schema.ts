@@ -345,7 +345,7 @@ const daemonSchema = z.strictObject({
       listen: z
         .string()
         .regex(/^([0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be ADDRESS:PORT such as 192.0.2.10:9480 or [2001:db8::10]:9480; got ${quote(String(i.input))}` })
-        .describe("address and port of the API over TCP, for targets on other hosts"),
+        .describe("address and port of the API over TCP, for targets on other hosts; without tls only a loopback address (127.0.0.0/8, ::1)"),
       tokenFile: absolutePath
         .describe("file (mode 0600 or 0400) of the registrants' bearer tokens: lines NAME TOKEN [BALANCER,BALANCER|*], or one bare token"),
       tls: z

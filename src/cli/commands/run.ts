@@ -40,7 +40,8 @@ export function registerRunCommands(program: Command): void {
         // reload as a whole (the running config and tokens stay), like an invalid config, and says why
         load: () => {
           const next = loadConfigFile(file);
-          tcpApi?.prepareReload(next.config.daemon?.api)();
+          if (tcpApi) tcpApi.prepareReload(next.config.daemon?.api)();
+          else if (next.config.daemon?.api) log.warn({ msg: "daemon.api added: the API over TCP starts when the daemon restarts" });
           return next;
         },
         // validated by the schema: the same form durationMs reads
