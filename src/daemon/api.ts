@@ -76,6 +76,10 @@ export async function startApi(daemon: Daemon, path: string, uplinkView: () => u
  * is refused: a token others can read authenticates nobody.
  */
 export function readTokenFile(path: string): ApiToken[] {
+  return reading("daemon.api.tokenFile", path, () => tokensOf(path));
+}
+
+function tokensOf(path: string): ApiToken[] {
   const st = lstatSync(path);
   if (st.isSymbolicLink() || !st.isFile()) throw new Error(`daemon.api.tokenFile ${path} is not a regular file`);
   if ((st.mode & 0o077) !== 0) throw new Error(`daemon.api.tokenFile ${path} has mode ${(st.mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600)`);
@@ -92,10 +96,24 @@ export function readTokenFile(path: string): ApiToken[] {
  * (certbot's live/ directory is made of them) but others must not read it.
  */
 export function readTlsFiles(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
-  const st = statSync(tls.key);
-  if (!st.isFile()) throw new Error(`daemon.api.tls.key ${tls.key} is not a regular file`);
-  if ((st.mode & 0o007) !== 0) throw new Error(`daemon.api.tls.key ${tls.key} has mode ${(st.mode & 0o777).toString(8)}; others must not read it (chmod 600 or 640)`);
-  return { cert: readFileSync(tls.cert), key: readFileSync(tls.key) };
+  const key = reading("daemon.api.tls.key", tls.key, () => {
+    const st = statSync(tls.key);
+    if (!st.isFile()) throw new Error(`daemon.api.tls.key ${tls.key} is not a regular file`);
+    if ((st.mode & 0o007) !== 0) throw new Error(`daemon.api.tls.key ${tls.key} has mode ${(st.mode & 0o777).toString(8)}; others must not read it (chmod 600 or 640)`);
+    return readFileSync(tls.key);
+  });
+  return { cert: reading("daemon.api.tls.cert", tls.cert, () => readFileSync(tls.cert)), key };
+}
+
+/** Runs a read of a file the config names; a system error (ENOENT, EACCES) is said with the field and the path. */
+function reading<T>(field: string, path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new Error(`${field} ${path}: cannot read it (${code})`);
+    throw e;
+  }
 }
 
 /** Reads a JSON body of at most 64 KiB; an empty body is {}. */

@@ -176,6 +176,11 @@ describe.skipIf(!isRoot)("the API over TCP", () => {
     writeTokens(`alpha ${ALPHA} stream-a\n`);
     const first = selfSigned("first");
     const api = `{ listen: "${LISTEN}", tokenFile: "${tokenFile}", tls: { cert: "${first.cert}", key: "${first.key}" } }`;
+    chmodSync(first.key, 0o644);
+    const open = cli(["run", configFile(config(api), "ra.yaml"), "--netns", lab.ns("fe")], {}, 30_000);
+    expect(open.code).toBe(1);
+    expect(open.stderr).toContain(`daemon.api.tls.key ${first.key} has mode 644; others must not read it`);
+    chmodSync(first.key, 0o600);
     daemon = await startDaemon([configFile(config(api), "ra.yaml"), "--netns", lab.ns("fe")]);
     const ca = readFileSync(first.cert);
     const ok = await tlsRequest("/v1/balancers/stream-a/targets", ALPHA, ca);
