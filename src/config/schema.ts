@@ -351,6 +351,8 @@ export const bgpSchema = z.strictObject({
 });
 export type Bgp = z.output<typeof bgpSchema>;
 
+const absolutePath = z.string().regex(/^\/[^\0]*$/, { error: (i) => `must be an absolute path; got ${quote(String(i.input))}` });
+
 /** `symroute run`: where metrics are served and how often the whole kernel is compared besides its events. */
 const daemonSchema = z.strictObject({
   metrics: z
@@ -364,11 +366,16 @@ const daemonSchema = z.strictObject({
       listen: z
         .string()
         .regex(/^([0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be ADDRESS:PORT such as 192.0.2.10:9480 or [2001:db8::10]:9480; got ${quote(String(i.input))}` })
-        .describe("address and port of the API over TCP, for targets on other hosts"),
-      tokenFile: z
-        .string()
-        .regex(/^\/[^\0]*$/, { error: (i) => `must be an absolute path; got ${quote(String(i.input))}` })
-        .describe("file (mode 0600 or 0400) holding the bearer token every request must carry"),
+        .describe("address and port of the API over TCP, for targets on other hosts; without tls only a loopback address (127.0.0.0/8, ::1)"),
+      tokenFile: absolutePath
+        .describe("file (mode 0600 or 0400) of the registrants' bearer tokens: lines NAME TOKEN [BALANCER,BALANCER|*], or one bare token"),
+      tls: z
+        .strictObject({
+          cert: absolutePath.describe("PEM certificate (chain) the API presents"),
+          key: absolutePath.describe("PEM private key of the certificate (not readable by others)"),
+        })
+        .optional()
+        .describe("HTTPS for the API; required unless listen is a loopback address"),
     })
     .optional()
     .describe("the API over TCP, off by default; the unix socket is always there"),

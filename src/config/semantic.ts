@@ -10,6 +10,7 @@ import { checkLoadBalancers } from "./semanticLb.js";
 import { checkBgp } from "./semanticBgp.js";
 import { checkRoutedNetworks } from "./semanticNetworks.js";
 import { checkOutbound } from "./semanticOutbound.js";
+import { checkDaemon } from "./semanticDaemon.js";
 
 /** A problem before it is given a line and column. */
 export interface PathIssue {
@@ -127,6 +128,7 @@ export function checkSemantics(config: Config): PathIssue[] {
   issues.push(...checkRoutedNetworks(config));
   issues.push(...checkOutbound(config));
   issues.push(...checkBgp(config));
+  issues.push(...checkDaemon(config));
   config.routedNetworks.forEach((rn, i) => claimTable(rn.table, ["routedNetworks", i, "table"], `routed network ${rn.name}`));
 
   if (tables && mask !== 0) {

@@ -4,16 +4,15 @@
  * Shapes are documented in README ("The daemon's API").
  */
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from "node:http";
-import { chmodSync, lstatSync, readFileSync, rmSync } from "node:fs";
-import { timingSafeEqual } from "node:crypto";
+import { chmodSync, lstatSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import type { Daemon } from "./daemon.js";
-import { balancerViews } from "../engine/index.js";
 import { formatIssue } from "../config/errors.js";
 import { ensureStateDir } from "../kernel/state.js";
 import { join } from "node:path";
 import { RegistryError } from "./registry.js";
-import { parseListen } from "./metrics.js";
+import { parseTokenFile, TokenFileError, type ApiToken } from "./tokens.js";
+import { callerMayUse, callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { durationMs } from "../config/schema.js";
 import { stateDir } from "../kernel/state.js";
 
@@ -32,7 +31,8 @@ export class ConfigReloadError extends Error {
   }
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
+/** Writes a JSON answer with the API's version. */
+export function send(res: ServerResponse, code: number, body: unknown): void {
   const text = JSON.stringify({ apiVersion: API_VERSION, ...(body as object) }, null, 2) + "\n";
   res.writeHead(code, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
@@ -61,7 +61,7 @@ export async function startApi(daemon: Daemon, path: string, uplinkView: () => u
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
   }
-  const server = createServer((req, res) => void handle(daemon, req, res, uplinkView));
+  const server = createServer((req, res) => void handle(daemon, req, res, uplinkView, LOCAL_CALLER));
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(path, () => resolve());
@@ -71,47 +71,49 @@ export async function startApi(daemon: Daemon, path: string, uplinkView: () => u
 }
 
 /**
- * Reads the API's bearer token: a regular file, not a symlink, readable by its
- * owner only (0600 or 0400), of at least 16 characters. Anything else is refused:
- * a token others can read authenticates nobody.
+ * Reads the API's token file: a regular file, not a symlink, readable by its
+ * owner only (0600 or 0400); its lines are parsed by tokens.ts. Anything else
+ * is refused: a token others can read authenticates nobody.
  */
-export function readTokenFile(path: string): string {
+export function readTokenFile(path: string): ApiToken[] {
+  return reading("daemon.api.tokenFile", path, () => tokensOf(path));
+}
+
+function tokensOf(path: string): ApiToken[] {
   const st = lstatSync(path);
   if (st.isSymbolicLink() || !st.isFile()) throw new Error(`daemon.api.tokenFile ${path} is not a regular file`);
   if ((st.mode & 0o077) !== 0) throw new Error(`daemon.api.tokenFile ${path} has mode ${(st.mode & 0o777).toString(8)}; it must be readable by its owner only (chmod 600)`);
-  const token = readFileSync(path, "utf8").trim();
-  if (token.length < 16) throw new Error(`daemon.api.tokenFile ${path} holds ${token.length} characters; a token needs at least 16`);
-  return token;
-}
-
-/** True when the request carries `Authorization: Bearer TOKEN` (compared in constant time). */
-function authorized(req: IncomingMessage, token: Buffer): boolean {
-  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
-  if (!m) return false;
-  const given = Buffer.from(m[1].trim());
-  return given.length === token.length && timingSafeEqual(given, token);
+  try {
+    return parseTokenFile(readFileSync(path, "utf8"), path);
+  } catch (e) {
+    if (e instanceof TokenFileError) throw new Error(`daemon.api.tokenFile: ${e.message}`);
+    throw e;
+  }
 }
 
 /**
- * The same API over TCP for targets on other hosts (`daemon.api`): off unless
- * configured, and then every request needs the bearer token; nothing
- * unauthenticated listens on a network address.
+ * Reads the certificate and key of `daemon.api.tls`. The key may be a symlink
+ * (certbot's live/ directory is made of them) but others must not read it.
  */
-export async function startTcpApi(daemon: Daemon, listen: string, tokenFile: string, uplinkView: () => unknown[]): Promise<Server> {
-  const token = Buffer.from(readTokenFile(tokenFile));
-  const at = parseListen(listen, "daemon.api.listen");
-  const server = createServer((req, res) => {
-    if (!authorized(req, token)) {
-      res.setHeader("www-authenticate", 'Bearer realm="symroute"');
-      return send(res, 401, { error: "a bearer token is required (Authorization: Bearer TOKEN, the token of daemon.api.tokenFile)" });
-    }
-    void handle(daemon, req, res, uplinkView);
+export function readTlsFiles(tls: { cert: string; key: string }): { cert: Buffer; key: Buffer } {
+  const key = reading("daemon.api.tls.key", tls.key, () => {
+    const st = statSync(tls.key);
+    if (!st.isFile()) throw new Error(`daemon.api.tls.key ${tls.key} is not a regular file`);
+    if ((st.mode & 0o007) !== 0) throw new Error(`daemon.api.tls.key ${tls.key} has mode ${(st.mode & 0o777).toString(8)}; others must not read it (chmod 600 or 640)`);
+    return readFileSync(tls.key);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(at.port, at.host, () => resolve());
-  });
-  return server;
+  return { cert: reading("daemon.api.tls.cert", tls.cert, () => readFileSync(tls.cert)), key };
+}
+
+/** Runs a read of a file the config names; a system error (ENOENT, EACCES) is said with the field and the path. */
+function reading<T>(field: string, path: string, read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code) throw new Error(`${field} ${path}: cannot read it (${code})`);
+    throw e;
+  }
 }
 
 /** Reads a JSON body of at most 64 KiB; an empty body is {}. */
@@ -134,19 +136,30 @@ async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 const TARGETS = /^\/v1\/balancers\/([A-Za-z0-9_.-]+)\/targets(?:\/([A-Za-z0-9_.-]+)(?:\/(drain|undrain|renew))?)?$/;
 
-/** Registration, renewal, removal and drains of a balancer's targets (issue 12). */
-async function handleTargets(daemon: Daemon, req: IncomingMessage, res: ServerResponse, m: RegExpExecArray): Promise<void> {
+/**
+ * A token caller acting on a balancer its token does not allow, as a 403
+ * (issue 17); null when allowed. Everything about single targets (owners, the
+ * file's targets) is the registry's to refuse.
+ */
+function refusal(caller: Caller, balancer: string): string | null {
+  return callerMayUse(caller, balancer) ? null : `${callerName(caller)} may not use balancer ${balancer}`;
+}
+
+/** Registration, renewal, removal and drains of a balancer's targets (issue 12), each on behalf of `caller`. */
+async function handleTargets(daemon: Daemon, req: IncomingMessage, res: ServerResponse, m: RegExpExecArray, caller: Caller): Promise<void> {
   const [, balancer, name, action] = m;
+  const refused = refusal(caller, balancer);
+  if (refused) return send(res, 403, { error: refused });
   if (req.method === "GET" && !name) return send(res, 200, { targets: daemon.targetList().filter((t) => t.balancer === balancer) });
   if (req.method === "POST" && !name) {
     const body = await readBody(req);
     const { lease, ...target } = body;
     if (lease !== undefined && typeof lease !== "string") throw new RegistryError(400, "lease: must be a duration such as 30s");
-    const done = await daemon.registerTarget(balancer, target, lease as string | undefined);
+    const done = await daemon.registerTarget(balancer, target, lease as string | undefined, caller);
     return send(res, done.reconcile ? 201 : 200, { target: done.view, reconcile: done.reconcile });
   }
-  if (req.method === "DELETE" && name && !action) return send(res, 200, { removed: `${balancer}/${name}`, reconcile: await daemon.removeTarget(balancer, name) });
-  if (req.method === "POST" && name && action === "renew") return send(res, 200, { target: daemon.renewTarget(balancer, name) });
+  if (req.method === "DELETE" && name && !action) return send(res, 200, { removed: `${balancer}/${name}`, reconcile: await daemon.removeTarget(balancer, name, caller) });
+  if (req.method === "POST" && name && action === "renew") return send(res, 200, { target: daemon.renewTarget(balancer, name, caller) });
   if (req.method === "POST" && name && action === "drain") {
     const body = await readBody(req);
     let timeoutMs: number | undefined;
@@ -155,18 +168,19 @@ async function handleTargets(daemon: Daemon, req: IncomingMessage, res: ServerRe
       if (ms === null) throw new RegistryError(400, "timeout: must be a duration such as 30s or 5m");
       timeoutMs = ms;
     }
-    const done = await daemon.drainTarget(balancer, name, timeoutMs);
+    const done = await daemon.drainTarget(balancer, name, timeoutMs, caller);
     return send(res, 202, { target: done.view, reconcile: done.reconcile });
   }
-  if (req.method === "POST" && name && action === "undrain") return send(res, 200, { undrained: `${balancer}/${name}`, reconcile: await daemon.undrainTarget(balancer, name) });
+  if (req.method === "POST" && name && action === "undrain") return send(res, 200, { undrained: `${balancer}/${name}`, reconcile: await daemon.undrainTarget(balancer, name, caller) });
   send(res, 405, { error: `${req.method} is not allowed on ${req.url}` });
 }
 
-async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse, uplinkView: () => unknown[]): Promise<void> {
+/** Answers one request of `caller` (the socket's, or a token's after tcpApi.ts authenticated it). */
+export async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse, uplinkView: () => unknown[], caller: Caller): Promise<void> {
   const url = (req.url ?? "/").split("?")[0];
   try {
     const targets = TARGETS.exec(url);
-    if (targets) return await handleTargets(daemon, req, res, targets);
+    if (targets) return await handleTargets(daemon, req, res, targets, caller);
     if (req.method === "GET" && url === "/v1/status") {
       return send(res, 200, { daemon: daemon.snapshot(), kernel: await daemon.engineStatus() });
     }
@@ -178,10 +192,13 @@ async function handle(daemon: Daemon, req: IncomingMessage, res: ServerResponse,
     if (req.method === "GET" && url === "/v1/uplinks") return send(res, 200, { uplinks: uplinkView() });
     if (req.method === "GET" && url === "/v1/balancers") {
       // each target with its check's state (null without a check): down ones have no entries in the table
-      const balancers = await daemon.balancers();
+      // a token sees the balancers it may use, not the others' targets
+      const balancers = (await daemon.balancers()).filter((b) => callerMayUse(caller, b.name));
       return send(res, 200, { balancers });
     }
     if (req.method === "POST" && url === "/v1/reload") {
+      // re-reading the file (and the token file) is the operator's, like SIGHUP
+      if (caller.kind !== "local") return send(res, 403, { error: "reload needs the local socket" });
       try {
         const record = await daemon.reload();
         return send(res, record.error ? 500 : 200, { reloaded: !record.error, reconcile: record });

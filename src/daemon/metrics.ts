@@ -8,6 +8,7 @@ import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Daemon, ReconcileRecord, RepairKind } from "./daemon.js";
 import type { EventKind } from "./events.js";
+import { AUTH_FAILURE_EVENT, AUTH_FAILURES, type AuthFailure } from "./auth.js";
 
 /** The registry with every symroute metric, fed by the daemon's events. */
 export function daemonMetrics(daemon: Daemon): Registry {
@@ -114,6 +115,10 @@ export function daemonMetrics(daemon: Daemon): Registry {
   const leases = new Counter({ name: "symroute_target_leases_expired_total", help: "Registered targets removed because their lease ran out.", registers: [register] });
   leases.inc(0);
   daemon.on("leaseExpired", () => leases.inc());
+  // failed logins to the API over TCP, by reason (never the token): a rising unknown-token is a guess or a stale client
+  const authFailures = new Counter({ name: "symroute_api_auth_failures_total", help: "Requests to the API over TCP refused for their authentication, by reason.", labelNames: ["reason"], registers: [register] });
+  for (const r of AUTH_FAILURES) authFailures.inc({ reason: r }, 0);
+  daemon.on(AUTH_FAILURE_EVENT, (reason: AuthFailure) => authFailures.inc({ reason }));
   const transitions = new Counter({ name: "symroute_uplink_transitions_total", help: "Changes of an uplink's health state.", labelNames: ["uplink", "to"], registers: [register] });
   daemon.on("uplink", (uplink: string, t: { to: string }) => transitions.inc({ uplink, to: t.to }));
   new Gauge({

@@ -44,5 +44,5 @@ export function boundedTimeout(ms: number): number {
 
 /** A token caller may act only on the balancers its token names. */
 export function mustUse(caller: Caller, balancer: string): void {
-  if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use load balancer ${balancer}`);
+  if (!callerMayUse(caller, balancer)) throw new RegistryError(403, `${callerName(caller)} may not use balancer ${balancer}`);
 }

@@ -7,7 +7,8 @@ import { pino } from "pino";
 import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { durationMs } from "../../config/schema.js";
 import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
-import { socketPath, startApi, startTcpApi } from "../../daemon/api.js";
+import { socketPath, startApi } from "../../daemon/api.js";
+import { startTcpApi, type TcpApi } from "../../daemon/tcpApi.js";
 import { callDaemon } from "../../daemon/client.js";
 import { daemonMetrics, startMetricsServer } from "../../daemon/metrics.js";
 import { startHistory } from "../../daemon/history.js";
@@ -31,10 +32,18 @@ export function registerRunCommands(program: Command): void {
       const log = pino({ level: opts.logLevel, base: { netns: opts.netns ?? null } });
       const initial = loadConfigFile(file);
       const settings = initial.config.daemon ?? {};
+      let tcpApi: TcpApi | null = null;
       const daemon = new Daemon({
         netns: opts.netns,
         initial,
-        load: () => loadConfigFile(file),
+        // a reload re-reads the API's token file and certificate too: one that became unusable refuses the
+        // reload as a whole (the running config and tokens stay), like an invalid config, and says why
+        load: () => {
+          const next = loadConfigFile(file);
+          if (tcpApi) tcpApi.prepareReload(next.config.daemon?.api)();
+          else if (next.config.daemon?.api) log.warn({ msg: "daemon.api added: the API over TCP starts when the daemon restarts" });
+          return next;
+        },
         // validated by the schema: the same form durationMs reads
         reconcileIntervalMs: durationMs(settings.reconcileInterval ?? "30s")!,
         debounceMs: durationMs(settings.debounce ?? "20ms")!,
@@ -59,13 +68,13 @@ export function registerRunCommands(program: Command): void {
         throw new CliError(`run: ${(e as Error).message}`);
       });
       // the API over TCP only when configured, and then only with its bearer token
-      const tcpApi = settings.api
-        ? await startTcpApi(daemon, settings.api.listen, settings.api.tokenFile, uplinkView).catch((e: unknown) => {
+      tcpApi = settings.api
+        ? await startTcpApi(daemon, settings.api, uplinkView).catch((e: unknown) => {
             api.close();
             throw new CliError(`run: ${(e as Error).message}`);
           })
         : null;
-      if (tcpApi) log.info({ msg: "API over TCP", listen: settings.api!.listen, auth: "bearer token" });
+      if (tcpApi) log.info({ msg: "API over TCP", listen: settings.api!.listen, auth: "bearer token", tls: !!settings.api!.tls });
       const listen = opts.metrics ?? settings.metrics ?? DEFAULT_METRICS;
       // the status page's plots: one sample of uplink health a second, the last ten minutes
       const history = listen === "off" ? null : startHistory(() => daemon.uplinkHealth());
@@ -116,10 +125,7 @@ export function registerRunCommands(program: Command): void {
       history?.stop();
       await daemon.stop(!!opts.destroyOnExit);
       await new Promise<void>((r) => api.close(() => r()));
-      if (tcpApi) {
-        tcpApi.closeAllConnections();
-        await new Promise<void>((r) => tcpApi.close(() => r()));
-      }
+      await tcpApi?.close();
       if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
       log.flush?.();
     });
