@@ -161,6 +161,28 @@ describe.skipIf(!isRoot)("the API over TCP", () => {
     expect((await request("POST", "/v1/reload", bearer(ALPHA))).status).toBe(403);
   });
 
+  it("a registrant renews, removes and drains only its own targets (403 for another's)", async () => {
+    const CHARLIE = "charlie-token-0123456789abcdef";
+    writeTokens(`alpha ${ALPHA} stream-a\ncharlie ${CHARLIE} *\n`);
+    expect(cli(["reload", "--netns", lab.ns("fe")]).code).toBe(0);
+    const add = await request("POST", "/v1/balancers/stream-a/targets", bearer(ALPHA), { name: "target-e", via: "172.16.1.9", interface: "conduit-b" });
+    expect(add.status, JSON.stringify(add.body)).toBe(201);
+    expect((add.body.target as { owner?: string }).owner).toBe("token alpha");
+    for (const [method, path] of [
+      ["POST", "/v1/balancers/stream-a/targets/target-e/renew"],
+      ["POST", "/v1/balancers/stream-a/targets/target-e/drain"],
+      ["DELETE", "/v1/balancers/stream-a/targets/target-e"],
+      // target-d was registered with the first token, which no longer exists: nobody else's to remove
+      ["DELETE", "/v1/balancers/stream-a/targets/target-d"],
+    ]) {
+      const r = await request(method, path, bearer(CHARLIE), method === "POST" ? {} : undefined);
+      expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBe(403);
+    }
+    expect((await request("POST", "/v1/balancers/stream-a/targets", bearer(CHARLIE), { name: "target-e", via: "172.16.1.9", interface: "conduit-b" })).status).toBe(403);
+    expect((await request("POST", "/v1/balancers/stream-a/targets/target-e/renew", bearer(ALPHA), {})).status).toBe(200);
+    expect((await request("DELETE", "/v1/balancers/stream-a/targets/target-e", bearer(ALPHA))).status).toBe(200);
+  });
+
   it("a token file that became invalid refuses the reload, naming its line; the tokens in force stay", async () => {
     writeTokens(`alpha ${ALPHA} stream-a\ncharlie ${ALPHA}\n`);
     const r = cli(["reload", "--netns", lab.ns("fe")]);
