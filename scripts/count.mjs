@@ -1,8 +1,8 @@
 // Reads vitest's JSON report and prints the closing line CI reads: "N passed, N failed, N skipped".
-// Exits non-zero when a test failed, when none ran, or when the type check failed.
+// Exits non-zero when a test failed, when none ran, or when the type check or the layering check failed.
 import { readFileSync } from "node:fs";
 
-const [file, tscStatus] = process.argv.slice(2);
+const [file, tscStatus, layersStatus = "0"] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -21,6 +21,10 @@ try {
 }
 if (tscStatus !== "0") {
   console.error("type check failed");
+  failed += 1;
+}
+if (layersStatus !== "0") {
+  console.error("layering check failed (.dependency-cruiser.cjs)");
   failed += 1;
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
