@@ -18,8 +18,8 @@ import { compileRoutedNetworks } from "./routedNetworks.js";
 import { compileOutbound } from "./outbound.js";
 import { extraKey } from "../model/extra.js";
 
-/** The name of symroute's nftables table in the inet family. */
-export const NFT_TABLE = "symroute";
+import { NFT_TABLE } from "../model/ownership.js";
+export { NFT_TABLE };
 
 /** What compile returns: the desired state, the numbers it chose, and notes for the user. */
 export interface Compiled {

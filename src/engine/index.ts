@@ -12,3 +12,4 @@ export { interruptSignal } from "./interrupts.js";
 export { compileForHost, previousTables } from "./host.js";
 export { balancerViews, rememberedFlows, type BalancerView, type TargetView } from "./balancers.js";
 export { interfaceAddresses } from "./links.js";
+export { hostSystemdVersion } from "./hostTools.js";

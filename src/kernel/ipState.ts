@@ -3,7 +3,7 @@
  * per family (each spawn costs a few milliseconds, and apply reads twice).
  */
 import type { Runner } from "./runner.js";
-import type { Tagged } from "../plan/live.js";
+import type { Tagged } from "../model/live.js";
 import type { RoutingRule } from "../model/rule.js";
 import type { Route } from "../model/route.js";
 import { canonicalAddress } from "../net/ip.js";

@@ -3,11 +3,11 @@
  * started together.
  */
 import type { Runner } from "./runner.js";
-import type { LiveState } from "../plan/live.js";
+import type { LiveState } from "../model/live.js";
 import { readNftStructure, readNftTable } from "./nft.js";
 import { readSysctls } from "./sysctl.js";
 import { readIpState, type IpState } from "./ipState.js";
-import { NFT_TABLE } from "../compile/index.js";
+import { NFT_TABLE } from "../model/ownership.js";
 import type { Extra } from "../model/extra.js";
 import { formatAddress, parsePrefix } from "../net/ip.js";
 

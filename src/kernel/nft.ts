@@ -4,7 +4,7 @@
  */
 import type { Runner } from "./runner.js";
 
-import type { NftObject } from "../plan/nftListing.js";
+import type { NftObject } from "../model/nftTable.js";
 
 /**
  * The objects of one table as `nft -j list table` prints them, without

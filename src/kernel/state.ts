@@ -10,8 +10,8 @@ import { closeSync, constants, fsyncSync, lstatSync, mkdirSync, openSync, readFi
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { z } from "zod";
-import type { AppliedRecord } from "../plan/live.js";
-import type { Snapshot } from "../apply/snapshot.js";
+import type { AppliedRecord } from "../model/live.js";
+import type { Snapshot } from "../model/snapshot.js";
 import type { Desired } from "../model/desired.js";
 import type { Extra } from "../model/extra.js";
 

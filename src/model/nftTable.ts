@@ -155,3 +155,6 @@ export function tableText(table: NftTable): string {
   lines.push("}");
   return lines.join("\n") + "\n";
 }
+
+/** One object of an `nft -j` listing: `{ rule: {...} }`, `{ map: {...} }`, ... (kernel/ reads them, plan/ compares them). */
+export type NftObject = Record<string, Record<string, unknown>>;

@@ -12,8 +12,8 @@
 import { createHash } from "node:crypto";
 import type { NftTable } from "../model/nftTable.js";
 
-/** One object of a listing: `{ rule: {...} }`, `{ map: {...} }`, ... */
-export type NftObject = Record<string, Record<string, unknown>>;
+import type { NftObject } from "../model/nftTable.js";
+export type { NftObject };
 
 const PREFIX = "sha256:";
 

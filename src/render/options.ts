@@ -3,9 +3,7 @@
  * kept here so the command itself only passes them through.
  */
 import { InvalidArgumentError } from "commander";
-import { ProcessRunner } from "../kernel/runner.js";
 import { DEFAULT_SYSTEMD_VERSION, type RenderFormat, type RenderOptions } from "./index.js";
-import { detectSystemdVersion } from "./systemdVersion.js";
 
 /** The render command's own flags, as commander hands them over. */
 export interface RenderFlags {
@@ -25,11 +23,11 @@ export function parseSystemdVersionFlag(value: string): number {
 /**
  * RenderOptions for a format. The version is looked up only when it matters
  * (networkd) and the user allows reading this host (no --offline): an offline
- * render is the same on every machine.
+ * render is the same on every machine. The caller reads the host (render/
+ * runs nothing).
  */
-export async function renderOptionsFor(format: RenderFormat, flags: RenderFlags): Promise<RenderOptions> {
+export async function renderOptionsFor(format: RenderFormat, flags: RenderFlags, hostVersion: () => Promise<number>): Promise<RenderOptions> {
   if (flags.systemdVersion !== undefined) return { systemdVersion: flags.systemdVersion };
   if (format !== "networkd" || flags.offline) return {};
-  // the version of the tools on this machine, whatever --netns says: a namespace shares the host's files
-  return { systemdVersion: (await detectSystemdVersion(new ProcessRunner())).version };
+  return { systemdVersion: await hostVersion() };
 }

@@ -25,7 +25,7 @@ import { tcpEcho, type ConnectResult } from "../../src/lab/traffic.js";
 import { examplePath } from "../../src/lab/examples.js";
 import type { Desired } from "../../src/model/desired.js";
 import { NETWORKD_RP_FILTER_VERSION, SYSCTL_D_PATH } from "../../src/render/networkd.js";
-import { parseSystemdVersion } from "../../src/render/systemdVersion.js";
+import { parseSystemdVersion } from "../../src/kernel/systemdVersion.js";
 import { configFile, isRoot } from "../helpers/kernel.js";
 import {
   eventually, fileSections, ifupdown, kernelState, lineDiff, mergedInterfaces, missingTool, ownConfig, RenderLab, rendersFor, sysctlKeys, unconfigure,

@@ -13,7 +13,7 @@ import type { Desired } from "../../src/model/desired.js";
 import { render } from "../../src/render/index.js";
 import { SYSCTL_D_PATH } from "../../src/render/networkd.js";
 import { parseSystemdVersionFlag, renderOptionsFor } from "../../src/render/options.js";
-import { parseSystemdVersion } from "../../src/render/systemdVersion.js";
+import { parseSystemdVersion } from "../../src/kernel/systemdVersion.js";
 
 const golden = join(import.meta.dirname, "..", "golden");
 
@@ -90,8 +90,10 @@ describe("systemd version", () => {
     expect(() => parseSystemdVersionFlag("0")).toThrow();
   });
   it("is looked up only for networkd and never with --offline", async () => {
-    expect(await renderOptionsFor("networkd", { systemdVersion: 256 })).toEqual({ systemdVersion: 256 });
-    expect(await renderOptionsFor("networkd", { offline: true })).toEqual({});
-    expect(await renderOptionsFor("ifupdown", {})).toEqual({});
+    const host = async () => 249;
+    expect(await renderOptionsFor("networkd", { systemdVersion: 256 }, host)).toEqual({ systemdVersion: 256 });
+    expect(await renderOptionsFor("networkd", { offline: true }, host)).toEqual({});
+    expect(await renderOptionsFor("ifupdown", {}, host)).toEqual({});
+    expect(await renderOptionsFor("networkd", {}, host)).toEqual({ systemdVersion: 249 });
   });
 });

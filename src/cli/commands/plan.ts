@@ -4,7 +4,7 @@
 import type { Command } from "commander";
 import { CliError, EXIT, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
-import { planConfig } from "../../engine/index.js";
+import { hostSystemdVersion, planConfig } from "../../engine/index.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
@@ -74,6 +74,6 @@ export function registerReadCommands(program: Command): void {
       // the BGP speaker's file depends on the config only: no kernel read, no compile
       if (opts.format === "bird") return void process.stdout.write(renderBirdForUsers(resolved.config));
       const compiled = await compileFor(resolved, opts.offline ? null : runnerFor(opts.netns));
-      process.stdout.write(render(compiled.desired, opts.format as RenderFormat, await renderOptionsFor(opts.format as RenderFormat, opts)));
+      process.stdout.write(render(compiled.desired, opts.format as RenderFormat, await renderOptionsFor(opts.format as RenderFormat, opts, async () => (await hostSystemdVersion()).version)));
     });
 }
