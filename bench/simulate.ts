@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { Lab } from "../src/lab/lab.js";
-import { readKernelView, kernelDecisions, routeGetWords } from "../src/kernel/simView.js";
+import { readKernelView, kernelDecisions, routeGetWords } from "../src/engine/simView.js";
 import { decide } from "../src/simulate/route.js";
 import type { Packet } from "../src/simulate/types.js";
 

@@ -1,19 +1,19 @@
 /**
- * Reads what the simulator needs (rules, routes of every table, addresses)
+ * Reads what the simulator needs (rules, routes of every table, addresses, as
+ * rows that simulate/ parses)
  * in one `ip -batch` per family, and asks the kernel itself for decisions
  * (`ip route get`, many per process) for the differential tests and bench.
  */
 import type { Runner } from "./runner.js";
 import { arrays, readIpRows } from "./ipState.js";
-import { kernelView } from "../simulate/parse.js";
-import type { KernelView, Packet, RouteResult } from "../simulate/types.js";
+import type { Packet, RouteResult } from "../model/packet.js";
 
 type Row = Record<string, unknown>;
 
-/** The kernel's routing state as the simulator models it. */
-export async function readKernelView(runner: Runner): Promise<KernelView> {
+/** The kernel's rules, routes and addresses as \`ip -j\` rows, and the interface names: what the simulator's view is parsed from. */
+export async function readKernelRows(runner: Runner): Promise<{ rows: { rules4: Row[]; rules6: Row[]; routes4: Row[]; routes6: Row[]; addrs: Row[] }; links: string[] }> {
   const { rules4, routes4, links, addrs4, rules6, routes6, addrs6 } = await readIpRows(runner);
-  return { ...kernelView({ rules4, rules6, routes4, routes6, addrs: [...addrs4, ...addrs6] }), links: links.map((l) => String(l.ifname)) };
+  return { rows: { rules4, rules6, routes4, routes6, addrs: [...addrs4, ...addrs6] }, links: links.map((l) => String(l.ifname)) };
 }
 
 /** `ip route get` words for a packet. */

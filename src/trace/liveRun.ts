@@ -9,7 +9,7 @@
  */
 import type { Runner } from "../kernel/runner.js";
 import { readBaseChainHooks, sendTraceTable, startTraceMonitor } from "../kernel/traceMonitor.js";
-import { kernelDecisions, readKernelView } from "../kernel/simView.js";
+import { kernelDecisions, readKernelView } from "../engine/simView.js";
 import { decide } from "../simulate/route.js";
 import { balancerTarget } from "../simulate/balancer.js";
 import type { BalancerInfo } from "../model/balancer.js";

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
-import { readKernelView, kernelDecisions } from "../../src/kernel/simView.js";
+import { readKernelView, kernelDecisions } from "../../src/engine/simView.js";
 import { decide } from "../../src/simulate/route.js";
 import type { Packet, RouteResult } from "../../src/simulate/types.js";
 import { isRoot } from "../helpers/kernel.js";

@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { printJson, runnerFor } from "../common.js";
-import { readKernelView } from "../../kernel/simView.js";
+import { readKernelView } from "../../engine/simView.js";
 import { readFacts } from "../../kernel/facts.js";
 import { readStateOrEmpty } from "../common.js";
 import { diagnose } from "../../simulate/doctor.js";

@@ -6,7 +6,7 @@
 import type { Command } from "commander";
 import { CliError, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
-import { readKernelView } from "../../kernel/simView.js";
+import { readKernelView } from "../../engine/simView.js";
 import { readStateOrEmpty } from "../common.js";
 import { trace, type NftModel } from "../../simulate/trace.js";
 import { viewAfterApply } from "../../simulate/fromDesired.js";
