@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { Lab } from "../../src/lab/lab.js";
+import { runProcess } from "../../src/kernel/runner.js";
 import { ProbedHealth } from "../../src/daemon/probedHealth.js";
 import { startUplinkProbes, type UplinkProbes, type UplinkRound } from "../../src/kernel/prober.js";
 import type { CheckSettings } from "../../src/daemon/health.js";
@@ -133,7 +134,8 @@ describe.skipIf(!isRoot)("the daemon's children", () => {
     })));
     const t1 = await until("the odd ports down, the even ones up", () => JSON.stringify(down()) === JSON.stringify(odd), 8000, () => JSON.stringify(down()));
     // what runs in the namespace besides the listener: the probers
-    const inNs = (await lab.exec("p", ["ip", "netns", "pids", ns])).stdout.split("\n").map(Number).filter((n) => n > 0);
+    // asked from the host: `lab.exec` would run `ip netns pids` inside the namespace, where it counts itself
+    const inNs = (await runProcess(["ip", "netns", "pids", ns])).stdout.split("\n").map(Number).filter((n) => n > 0);
     const probers = processes().filter((p) => inNs.includes(p.pid) && !p.cmdline.includes("hclisten"));
     console.log(`64 targets: ${probers.length} prober process(es), odd ports down after ${t1} ms`);
     expect(probers.length).toBe(1);
@@ -148,7 +150,7 @@ describe.skipIf(!isRoot)("the daemon's children", () => {
     expect(seen.filter((s) => s.endsWith(" down")).length).toBe(64);
     await health.stop();
     health = null;
-    const after = (await lab.exec("p", ["ip", "netns", "pids", ns])).stdout.split("\n").map(Number).filter((n) => n > 0);
+    const after = (await runProcess(["ip", "netns", "pids", ns])).stdout.split("\n").map(Number).filter((n) => n > 0);
     expect(processes().filter((p) => after.includes(p.pid) && !p.cmdline.includes("hclisten"))).toEqual([]);
   }, 60_000);
 });
