@@ -79,7 +79,11 @@ export class CheckProber {
 
   /** Starts probing; results go to `handlers` until the stream is closed or the process dies. */
   open(spec: StreamSpec, handlers: StreamHandlers): ProbeStream {
-    if (this.stopped) throw new Error("the check prober is stopped");
+    if (this.stopped) {
+      // a check started while the daemon stops (a sync racing stop): it ends at once, as if the process had died
+      queueMicrotask(() => handlers.gone("the check prober is stopped"));
+      return { close: () => undefined };
+    }
     const id = this.nextId++;
     this.streams.set(id, handlers);
     const child = this.child ?? this.launch();
@@ -97,8 +101,8 @@ export class CheckProber {
   }
 
   private launch(): ChildProcess {
-    // a small heap: the prober keeps a few hundred sockets' worth of state, and the default young generation alone is tens of MB
-    const argv = childArgv(this.netns, [this.node, "--max-semi-space-size=1", "--max-old-space-size=64", "-e", CHECK_PROBER_SCRIPT], "TERM");
+    // a small young generation: its default (16 MB semi-spaces) alone would double the prober's RSS; the old space is a ceiling, not a reservation
+    const argv = childArgv(this.netns, [this.node, "--max-semi-space-size=1", "--max-old-space-size=256", "-e", CHECK_PROBER_SCRIPT], "TERM");
     const child = spawn(argv[0], argv.slice(1), { stdio: ["pipe", "pipe", "pipe"] });
     this.child = child;
     this.stderr = "";

@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { Lab } from "../../src/lab/lab.js";
 import { runProcess } from "../../src/kernel/runner.js";
 import { ProbedHealth } from "../../src/daemon/probedHealth.js";
+import { CheckProber } from "../../src/kernel/checkProber.js";
 import { startUplinkProbes, type UplinkProbes, type UplinkRound } from "../../src/kernel/prober.js";
 import type { CheckSettings } from "../../src/daemon/health.js";
 import { buildTwoLinkHost, cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
@@ -153,6 +154,31 @@ describe.skipIf(!isRoot)("the daemon's children", () => {
     const after = (await runProcess(["ip", "netns", "pids", ns])).stdout.split("\n").map(Number).filter((n) => n > 0);
     expect(processes().filter((p) => after.includes(p.pid) && !p.cmdline.includes("hclisten"))).toEqual([]);
   }, 60_000);
+
+  it("a prober process that dies is started again: its targets miss meanwhile, then answer again", async () => {
+    const ns = lab.ns("p");
+    lab.background("p", [process.execPath, "-e", `require("node:net").createServer((s) => s.destroy()).listen(21500, "127.0.0.1"); // hclisten`]);
+    await sleep(300);
+    const prober = new CheckProber(ns);
+    const rounds: UplinkRound[] = [];
+    const check: CheckSettings = { targets: ["127.0.0.1"], method: { kind: "tcp", port: 21500 }, intervalMs: 100, timeoutMs: 50, down: 3, up: 2, holdMs: 0 };
+    probes = startUplinkProbes({ netns: ns, uplink: "t", source4: "127.0.0.1", check, prober }, (r) => rounds.push(r));
+    try {
+      await until("answered rounds", () => rounds.filter((r) => r.results[0].ok).length >= 3, 5000);
+      const first = prober.pid()!;
+      process.kill(first, "SIGKILL");
+      const killedAt = rounds.length;
+      await until("a miss that says why", () => rounds.slice(killedAt).some((r) => r.results[0].error?.startsWith("probe exited:")), 5000);
+      await until("answered again", () => rounds.at(-1)!.results[0].ok, 5000);
+      expect(prober.pid()).toBeGreaterThan(0);
+      expect(prober.pid()).not.toBe(first);
+    } finally {
+      await probes.stop();
+      probes = null;
+      await prober.stop();
+    }
+    expect(prober.pid()).toBeUndefined();
+  }, 30_000);
 });
 
 describe.skipIf(!isRoot)("symroute run killed with SIGKILL", () => {
