@@ -179,6 +179,36 @@ describe.skipIf(!isRoot)("the daemon's children", () => {
     }
     expect(prober.pid()).toBeUndefined();
   }, 30_000);
+
+  it("HTTP and command checks share the prober and say what they always said", async () => {
+    const ns = lab.ns("p");
+    lab.background("p", [process.execPath, "-e", `require("node:http").createServer((q, s) => { s.statusCode = q.url === "/ok" ? 200 : 503; s.end("x"); }).listen(21600, "127.0.0.1"); // hclisten`]);
+    await sleep(300);
+    const prober = new CheckProber(ns);
+    const base = { intervalMs: 100, timeoutMs: 1000, down: 3, up: 2, holdMs: 0 };
+    const methods: CheckSettings["method"][] = [
+      { kind: "http", port: 21600, path: "/ok", status: 200 },
+      { kind: "http", port: 21600, path: "/sick", status: 200 },
+      { kind: "command", argv: ["sh", "-c", 'test "$SYMROUTE_ADDRESS" = 127.0.0.1 && test "$CHECK_ENV" = yes'], env: { CHECK_ENV: "yes" } },
+      { kind: "command", argv: ["false"], env: {} },
+      { kind: "command", argv: ["/nonexistent/check"], env: {} },
+    ];
+    const got: UplinkRound[][] = methods.map(() => []);
+    const running = methods.map((method, i) => startUplinkProbes({ netns: ns, uplink: `m${i}`, source4: "127.0.0.1", check: { ...base, targets: ["127.0.0.1"], method }, prober }, (r) => got[i].push(r)));
+    try {
+      await until("3 rounds of each", () => got.every((g) => g.length >= 3), 8000);
+    } finally {
+      await Promise.all(running.map((p) => p.stop()));
+      await prober.stop();
+    }
+    const last = got.map((g) => g.at(-1)!.results[0]);
+    expect(last[0]).toMatchObject({ ok: true });
+    expect(last[0].rttMs).toBeGreaterThan(0);
+    expect(last[1]).toEqual({ target: "127.0.0.1", ok: false, rttMs: null, error: "status 503" });
+    expect(last[2]).toMatchObject({ ok: true });
+    expect(last[3]).toEqual({ target: "127.0.0.1", ok: false, rttMs: null, error: "exit 1" });
+    expect(last[4]).toEqual({ target: "127.0.0.1", ok: false, rttMs: null, error: "ENOENT" });
+  }, 30_000);
 });
 
 describe.skipIf(!isRoot)("symroute run killed with SIGKILL", () => {
