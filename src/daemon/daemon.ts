@@ -20,6 +20,7 @@ import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./ev
 import { uplinkChecks, uplinkView, type UplinkHealthView } from "./uplinkHealth.js";
 import { targetChecks, targetView, type TargetHealthView } from "./targetHealth.js";
 import { ProbedHealth } from "./probedHealth.js";
+import { CheckProber } from "../kernel/checkProber.js";
 import type { Transition } from "./health.js";
 import { deleteConntrackByMark } from "../kernel/conntrack.js";
 import { ProcessRunner } from "../kernel/runner.js";
@@ -136,7 +137,8 @@ export class Daemon extends EventEmitter {
       failovers: [],
     };
     this.registry = new Registry(readRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
-    this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t));
+    this.prober = new CheckProber(options.netns);
+    this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t), this.prober);
     this.targets = new ProbedHealth(options.netns, (key, t) => {
       this.snap.targetsDown = [...this.targets.down()].sort();
       if (t.to === "up") this.joining.delete(key);
@@ -145,10 +147,12 @@ export class Daemon extends EventEmitter {
       this.bgp?.nudge();
       // a dead target leaves the table at once (stable: only its entries move)
       this.schedule(`target ${key} ${t.to}`, 0);
-    });
+    }, this.prober);
   }
 
   private readonly targets: ProbedHealth;
+  /** one process for every TCP, HTTP and command check of uplinks and targets (issue 17: a node process per target cost 51 MB each) */
+  private readonly prober: CheckProber;
   private readonly registry: Registry;
   /** checked targets registered while running: their check starts from "down" */
   private readonly joining = new Set<string>();
@@ -386,6 +390,7 @@ export class Daemon extends EventEmitter {
     await this.monitor?.stop();
     await this.health.stop();
     await this.targets.stop();
+    await this.prober.stop();
     await this.running;
     if (destroyKernel) await destroy({ netns: this.options.netns });
   }

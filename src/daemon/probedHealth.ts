@@ -9,6 +9,7 @@
 import { isIP } from "node:net";
 import { UplinkHealth, type CheckSettings, type HealthSnapshot, type Transition } from "./health.js";
 import { startUplinkProbes, type ProbeSources, type UplinkProbes } from "../kernel/prober.js";
+import { CheckProber } from "../kernel/checkProber.js";
 
 /** One thing to check: its key, its check and the addresses its probes leave from. */
 export interface Checked {
@@ -23,7 +24,7 @@ export interface Checked {
 export interface CheckedView extends HealthSnapshot {
   key: string;
   sources: ProbeSources;
-  /** probe processes running */
+  /** targets being probed now (a ping each for ICMP; TCP, HTTP and command checks share the daemon's one prober process) */
   processes: number;
 }
 
@@ -47,11 +48,18 @@ export function sourcesOf(addresses: string[]): ProbeSources {
 export class ProbedHealth {
   private readonly watched = new Map<string, Watched>();
   private readonly now = () => performance.now();
+  /** runs the TCP, HTTP and command checks: the daemon's, shared with its other checks, else one of our own */
+  private readonly prober: CheckProber;
+  private readonly ownProber: boolean;
 
   constructor(
     private readonly netns: string | undefined,
     private readonly onTransition: (key: string, t: Transition) => void,
-  ) {}
+    prober?: CheckProber,
+  ) {
+    this.prober = prober ?? new CheckProber(netns);
+    this.ownProber = !prober;
+  }
 
   /** The keys whose checks say down now. */
   down(): Set<string> {
@@ -79,7 +87,7 @@ export class ProbedHealth {
       if (have) await have.probes.stop();
       // a changed check starts over from "up", as at start: traffic keeps its way until probes say otherwise
       const health = new UplinkHealth(settings, this.now(), initial ?? "up");
-      const probes = startUplinkProbes({ netns: this.netns, uplink: key, check: settings, now: this.now, ...sources }, (round) => {
+      const probes = startUplinkProbes({ netns: this.netns, uplink: key, check: settings, now: this.now, prober: this.prober, ...sources }, (round) => {
         const t = health.record(round);
         if (t) this.onTransition(key, t);
       });
@@ -92,9 +100,10 @@ export class ProbedHealth {
     return [...this.watched].map(([key, w]) => ({ key, sources: w.sources, processes: w.probes.processes(), ...w.health.snapshot() }));
   }
 
-  /** Stops every prober. */
+  /** Stops every prober (the shared prober process is its owner's to stop). */
   async stop(): Promise<void> {
     await Promise.all([...this.watched.values()].map((w) => w.probes.stop()));
     this.watched.clear();
+    if (this.ownProber) await this.prober.stop();
   }
 }

@@ -3,8 +3,11 @@
  * of links, addresses, routes, rules, netconf (rp_filter, forwarding,
  * proxy_neigh) and nftables, one line at a time. The daemon filters the lines
  * and reconciles; a child that dies is restarted, and `stop()` ends both.
+ * Both die with the daemon (parent-death signal, children.ts): a monitor only
+ * writes on events, so without it one would live on for good after a kill -9.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { childArgv, diesWithUs } from "./children.js";
 
 /** Where a line came from. */
 export type MonitorSource = "ip" | "nft";
@@ -25,8 +28,8 @@ export function startKernelMonitor(
 ): KernelMonitor {
   const argv: Record<MonitorSource, string[]> = {
     // a large receive buffer: a storm of another tool's routes must not overflow the socket while we are busy
-    ip: ["ip", "-rcvbuf", String(64 * 1024 * 1024), ...(netns ? ["-n", netns] : []), "monitor", "link", "address", "route", "rule", "netconf"],
-    nft: [...(netns ? ["ip", "netns", "exec", netns] : []), "nft", "monitor"],
+    ip: diesWithUs(["ip", "-rcvbuf", String(64 * 1024 * 1024), ...(netns ? ["-n", netns] : []), "monitor", "link", "address", "route", "rule", "netconf"]),
+    nft: childArgv(netns, ["nft", "monitor"]),
   };
   let stopping = false;
   const children = new Map<MonitorSource, ChildProcess>();

@@ -1,32 +1,34 @@
 /**
- * Health probes that really leave by an uplink: the only place that spawns
- * probe processes. Every probe is sent FROM the uplink's own address, so the
- * policy rule `from <addr> lookup <table>` routes it by the uplink's table,
- * never by main; inside the namespace when one is given (`ip netns exec`).
+ * Health probes that really leave by an uplink (or a target's conduit): the
+ * rounds of one checked thing, assembled from one probe stream per target.
+ * Every probe is sent FROM the uplink's own address, so the policy rule `from
+ * <addr> lookup <table>` routes it by the uplink's table, never by main;
+ * inside the namespace when one is given.
  *
- * ICMP: one long-lived `ping -n -O -i INTERVAL -W TIMEOUT -I SOURCE TARGET`
- * per target (`-6` for IPv6), read line by line: a reply with its icmp_seq and
- * time, or `-O`'s "no answer yet for icmp_seq=N" when the next probe goes out.
- * A miss is final at that line when the timeout is at most the interval, and
+ * ICMP: one long-lived ping per target (pingStream.ts). A miss is final at
+ * its "no answer yet" line when the timeout is at most the interval, and
  * `timeout - interval` later otherwise (a reply in between still counts).
- * TCP (`tcp:PORT`): one long-lived node helper per target connects from the
- * source address every interval and prints the same kind of lines.
+ * TCP, HTTP and commands: a stream of the daemon's one check prober process
+ * (checkProber.ts), which reports each probe's result as a typed record.
  *
- * Results are grouped into rounds by sequence number (all pingers of an uplink
+ * Results are grouped into rounds by sequence number (all streams of an uplink
  * start together, so seq N of each target is one round); a round is handed
  * over when every live target has its result, or when another target is
  * already `lag` rounds ahead (the late one counts as a miss). A target that
- * cannot probe (no source address of its family, its process died) counts as a
- * miss with an error, and when no process is running the rounds go on by a
+ * cannot probe (no source address of its family, its stream died) counts as a
+ * miss with an error, and when no stream is running the rounds go on by a
  * timer: an uplink that cannot send is down.
  *
- * Cost per uplink at the defaults: one process per target, 5 echo requests per
- * second per target (about 1 KB/s both ways for 2 targets).
+ * Cost per uplink at the defaults: a ping per ICMP target, 5 echo requests per
+ * second per target (about 1 KB/s both ways for 2 targets); the TCP, HTTP and
+ * command checks of the whole daemon share one node process.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { createInterface } from "node:readline";
 import { isIP } from "node:net";
 import type { CheckSettings, ProbeResult, Round } from "../daemon/health.js";
+import { CheckProber, type ProberMethod } from "./checkProber.js";
+import { probeArgv, startPing, type LineHandlers, type LineStream, type ProbeLine } from "./pingStream.js";
+
+export { parseProbeLine, probeArgv } from "./pingStream.js";
 
 /** The uplink's own addresses to send from; null or absent when it has none of that family. */
 export interface ProbeSources {
@@ -42,6 +44,8 @@ export interface UplinkProbeOptions extends ProbeSources {
   check: CheckSettings;
   /** monotonic milliseconds; default performance.now() (give UplinkHealth the same clock) */
   now?: () => number;
+  /** the daemon's check prober for TCP, HTTP and command checks; absent: one of their own, stopped with them */
+  prober?: CheckProber;
   /** programs, for tests: default "ping" and this node */
   ping?: string;
   node?: string;
@@ -56,106 +60,17 @@ export interface UplinkRound extends Round {
 
 /** Running probes of one uplink. */
 export interface UplinkProbes {
-  /** kills every probe process; no round is handed over after it resolves */
+  /** ends every probe stream; no round is handed over after it resolves */
   stop(): Promise<void>;
   /** new source addresses (a DHCP renew): the probes of a changed family restart from the new address */
   retarget(sources: ProbeSources): void;
-  /** probe processes running now */
+  /** targets being probed now (a ping each for ICMP, a stream of the check prober otherwise) */
   processes(): number;
 }
 
-/** The argv of one target's long-lived probe process (without the namespace wrapper). */
-export function probeArgv(check: CheckSettings, target: string, source: string, programs: { ping?: string; node?: string } = {}): string[] {
-  if (check.method.kind !== "icmp") {
-    const method = check.method.kind === "tcp" ? String(check.method.port) : JSON.stringify(check.method);
-    return [programs.node ?? process.execPath, "-e", PROBE_HELPER, target, method, source, String(check.intervalMs), String(check.timeoutMs)];
-  }
-  const seconds = (ms: number) => String(ms / 1000);
-  return [programs.ping ?? "ping", ...(isIP(target) === 6 ? ["-6"] : ["-4"]), "-n", "-O", "-i", seconds(check.intervalMs), "-W", seconds(Math.max(check.timeoutMs, check.intervalMs)), "-I", source, target];
-}
-
-/**
- * The connecting prober, one process per target address: every INTERVAL ms a
- * probe from SOURCE to TARGET, given TIMEOUT ms, printing "connected tcp_seq=N
- * time=MS ms" or "failed tcp_seq=N REASON". METHOD is a port (a TCP connect: a
- * refused one is a miss, the check asks for the port) or the check's JSON: an
- * HTTP GET healthy on the expected status (the body read and dropped), or a
- * command (no shell, the target in its environment) healthy on exit 0. A probe
- * still going at its timeout is cut off (a command killed) and is a miss.
- */
-const PROBE_HELPER = `
-const [target, methodArg, source, interval, timeout] = process.argv.slice(1);
-const m = /^[0-9]+$/.test(methodArg) ? { kind: "tcp", port: Number(methodArg) } : JSON.parse(methodArg);
-const starters = {
-  tcp(ok, fail) {
-    const socket = require("node:net").connect({ host: target, port: m.port, localAddress: source });
-    socket.on("connect", ok);
-    socket.on("error", (e) => fail(e.code || e.message));
-    return () => socket.destroy();
-  },
-  http(ok, fail) {
-    const host = target.includes(":") ? "[" + target + "]" : target;
-    const req = require("node:http").request({ host: target, port: m.port, path: m.path, method: "GET", localAddress: source, agent: false, headers: { host, "user-agent": "symroute-check" } });
-    req.on("response", (res) => {
-      res.resume();
-      res.on("end", () => (res.statusCode === m.status ? ok() : fail("status " + res.statusCode)));
-      res.on("error", (e) => fail(e.code || e.message));
-    });
-    req.on("error", (e) => fail(e.code || e.message));
-    req.end();
-    return () => req.destroy();
-  },
-  command(ok, fail) {
-    const env = { PATH: process.env.PATH || "/usr/sbin:/usr/bin:/sbin:/bin", ...m.env, SYMROUTE_ADDRESS: target, SYMROUTE_SOURCE: source };
-    const child = require("node:child_process").spawn(m.argv[0], m.argv.slice(1), { stdio: "ignore", env });
-    child.on("error", (e) => fail(e.code || e.message));
-    child.on("exit", (code, signal) => (code === 0 ? ok() : fail(signal ? "killed by " + signal : "exit " + code)));
-    return () => { try { child.kill("SIGKILL"); } catch {} };
-  },
-};
-let seq = 0;
-// probes under way: stopped with this process, so no command outlives its check
-const running = new Set();
-process.on("SIGTERM", () => { for (const c of running) c(); process.exit(0); });
-const probe = () => {
-  const n = ++seq;
-  const start = process.hrtime.bigint();
-  let done = false;
-  let cancel = () => {};
-  const stopIt = () => cancel();
-  running.add(stopIt);
-  const finish = (line) => { if (done) return; done = true; running.delete(stopIt); clearTimeout(timer); cancel(); process.stdout.write(line + "\\n"); };
-  const timer = setTimeout(() => finish("failed tcp_seq=" + n + " timeout"), Number(timeout));
-  const ok = () => finish("connected tcp_seq=" + n + " time=" + (Number(process.hrtime.bigint() - start) / 1e6).toFixed(3) + " ms");
-  const fail = (why) => finish("failed tcp_seq=" + n + " " + why);
-  try { cancel = starters[m.kind](ok, fail); } catch (e) { fail(e.code || e.message); }
-  if (done) cancel();
-};
-probe();
-setInterval(probe, Number(interval));
-process.stdout.on("error", () => process.exit(0));
-`;
-
-/** What a line of ping (or the TCP helper) says about one sequence number. */
-export type ProbeLine = { seq: number; kind: "reply"; rttMs: number } | { seq: number; kind: "pending" } | { seq: number; kind: "failed"; error: string };
-
-/** Parses one output line; null for headers and anything else. */
-export function parseProbeLine(line: string): ProbeLine | null {
-  const seqMatch = /(?:icmp|tcp)_seq=([0-9]+)/.exec(line);
-  if (!seqMatch) return null;
-  const seq = Number(seqMatch[1]);
-  if (line.startsWith("no answer yet for")) return { seq, kind: "pending" };
-  const time = /time[=<]([0-9.]+) ms/.exec(line);
-  if (time && !line.startsWith("failed")) return { seq, kind: "reply", rttMs: Number(time[1]) };
-  if (line.startsWith("failed")) return { seq, kind: "failed", error: line.slice(line.indexOf(seqMatch[0]) + seqMatch[0].length).trim() || "failed" };
-  // "From 192.0.2.1 icmp_seq=3 Destination Host Unreachable" and the like
-  const from = /icmp_seq=[0-9]+ (.*)$/.exec(line);
-  return { seq, kind: "failed", error: from?.[1]?.trim() || line.trim() };
-}
-
-/** One target's long-lived probe process. */
+/** One target's probe stream. */
 interface Pinger {
-  child: ChildProcess;
+  stream: LineStream | null;
   source: string;
   /** round number of seq 0 */
   base: number;
@@ -164,7 +79,6 @@ interface Pinger {
   seen: boolean;
   /** seqs shown "no answer yet" and waiting out the rest of the timeout */
   waiting: Map<number, NodeJS.Timeout>;
-  stderr: string;
   exited: boolean;
   /** seqs with a result already */
   settled: Set<number>;
@@ -236,16 +150,24 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
     flush();
   };
 
+  let own: CheckProber | null = null;
+  /** A stream of the check prober, its records read as lines. */
+  const openOnProber = (method: ProberMethod, target: string, source: string, handlers: LineHandlers): LineStream => {
+    const prober = options.prober ?? (own ??= new CheckProber(options.netns, options.node));
+    const stream = prober.open({ target, source, method, intervalMs: check.intervalMs, timeoutMs: check.timeoutMs }, {
+      result: (r) => handlers.line(r.ok ? { seq: r.seq, kind: "reply", rttMs: r.rttMs } : { seq: r.seq, kind: "failed", error: r.error }),
+      gone: handlers.gone,
+    });
+    return { stop: async () => stream.close() };
+  };
+
   const start = (target: string) => {
     const source = sources[family.get(target)!];
     if (!source) {
       idle.set(target, `no IPv${family.get(target)} source address`);
       return;
     }
-    const argv = probeArgv(check, target, source, options);
-    const full = options.netns ? ["ip", "netns", "exec", options.netns, ...argv] : argv;
-    const child = spawn(full[0], full.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    const pinger: Pinger = { child, source, base: highest(), lastSeq: 0, seen: false, waiting: new Map(), stderr: "", exited: false, settled: new Set(), anchorSeq: 0, anchorAt: null, timer: null };
+    const pinger: Pinger = { stream: null, source, base: highest(), lastSeq: 0, seen: false, waiting: new Map(), exited: false, settled: new Set(), anchorSeq: 0, anchorAt: null, timer: null };
     const settleSeq = (seq: number, result: ProbeResult) => {
       if (pinger.settled.has(seq) || pingers.get(target) !== pinger) return;
       pinger.settled.add(seq);
@@ -270,20 +192,8 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
       pinger.anchorSeq = seq;
       pinger.anchorAt = at;
     };
-    pingers.set(target, pinger);
-    idle.delete(target);
-    child.on("error", (e) => {
-      pinger.stderr += e.message;
-      gone(target, pinger);
-    });
-    child.stderr!.setEncoding("utf8");
-    child.stderr!.on("data", (d: string) => {
-      if (pinger.stderr.length < 2000) pinger.stderr += d;
-    });
-    child.on("exit", () => gone(target, pinger));
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      const parsed = parseProbeLine(line);
-      if (!parsed || pingers.get(target) !== pinger) return;
+    const onLine = (parsed: ProbeLine) => {
+      if (pingers.get(target) !== pinger) return;
       if (!pinger.seen) {
         // ping starts at 1; a helper that starts elsewhere still has its first seq in the next round
         pinger.seen = true;
@@ -315,11 +225,15 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
           }, check.timeoutMs - check.intervalMs));
       }
       arm();
-    });
+    };
+    pingers.set(target, pinger);
+    idle.delete(target);
+    const handlers: LineHandlers = { line: onLine, gone: (why) => gone(target, pinger, why) };
+    pinger.stream = check.method.kind === "icmp" ? startPing(options.netns, probeArgv(check, target, source, options), handlers) : openOnProber(check.method, target, source, handlers);
   };
 
   /** A probe process ended (or could not start): the target misses until it is restarted. */
-  const gone = (target: string, pinger: Pinger) => {
+  const gone = (target: string, pinger: Pinger, why: string) => {
     if (pinger.exited) return;
     pinger.exited = true;
     for (const t of pinger.waiting.values()) clearTimeout(t);
@@ -327,7 +241,7 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
     if (pingers.get(target) !== pinger) return;
     pingers.delete(target);
     if (stopped) return;
-    idle.set(target, `probe exited: ${pinger.stderr.trim().split("\n").pop() || "no output"}`);
+    idle.set(target, `probe exited: ${why}`);
     restarts.set(target, setTimeout(() => {
       restarts.delete(target);
       if (!stopped && !pingers.has(target)) start(target);
@@ -344,7 +258,7 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
     pingers.delete(target);
     for (const t of p.waiting.values()) clearTimeout(t);
     if (p.timer) clearTimeout(p.timer);
-    p.child.kill("SIGTERM");
+    return p.stream?.stop();
   };
 
   // rounds go on by the clock while no probe process runs (no source address, probes dying)
@@ -367,7 +281,7 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
         sources[f] = value;
         for (const t of targets) {
           if (family.get(t) !== f) continue;
-          kill(t);
+          void kill(t);
           start(t);
         }
       }
@@ -376,21 +290,8 @@ export function startUplinkProbes(options: UplinkProbeOptions, onRound: (round: 
     async stop() {
       stopped = true;
       clearInterval(ticker);
-      const children = [...pingers.values()].map((p) => p.child);
-      for (const t of [...targets]) kill(t);
-      await Promise.all(
-        children.map(
-          (c) =>
-            new Promise<void>((resolve) => {
-              if (c.exitCode !== null || c.signalCode !== null) return resolve();
-              const hard = setTimeout(() => c.kill("SIGKILL"), 1000);
-              c.once("exit", () => {
-                clearTimeout(hard);
-                resolve();
-              });
-            }),
-        ),
-      );
+      await Promise.all(targets.map((t) => kill(t)));
+      await own?.stop();
     },
   };
 }

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkSettings, UplinkHealth, type Transition } from "../../src/daemon/health.js";
 import { parseProbeLine, probeArgv, startUplinkProbes, type UplinkProbes, type UplinkRound } from "../../src/kernel/prober.js";
+import { parseProberRecord } from "../../src/kernel/checkProber.js";
+import { childArgv } from "../../src/kernel/children.js";
 
 describe("ping's lines", () => {
   it.each([
@@ -17,19 +19,32 @@ describe("ping's lines", () => {
     ["64 bytes from 2001:db8::1: icmp_seq=3 ttl=64 time=12.5 ms", { seq: 3, kind: "reply", rttMs: 12.5 }],
     ["no answer yet for icmp_seq=7", { seq: 7, kind: "pending" }],
     ["From 203.0.113.1 icmp_seq=9 Destination Host Unreachable", { seq: 9, kind: "failed", error: "Destination Host Unreachable" }],
-    ["connected tcp_seq=4 time=1.250 ms", { seq: 4, kind: "reply", rttMs: 1.25 }],
-    ["failed tcp_seq=5 ECONNREFUSED", { seq: 5, kind: "failed", error: "ECONNREFUSED" }],
   ])("%s", (line, parsed) => {
     expect(parseProbeLine(line)).toEqual(parsed);
   });
 
-  it("runs one ping per target from the source address, -6 for IPv6, a node helper for tcp", () => {
+  it("runs one ping per target from the source address, -6 for IPv6", () => {
     const check = checkSettings({ targets: ["198.51.100.1"] });
     expect(probeArgv(check, "198.51.100.1", "203.0.113.2")).toEqual(["ping", "-4", "-n", "-O", "-i", "0.2", "-W", "0.2", "-I", "203.0.113.2", "198.51.100.1"]);
     expect(probeArgv(check, "2001:db8::1", "2001:db8:1::2")).toEqual(["ping", "-6", "-n", "-O", "-i", "0.2", "-W", "0.2", "-I", "2001:db8:1::2", "2001:db8::1"]);
-    const tcp = probeArgv(checkSettings({ targets: ["198.51.100.1"], method: "tcp:443" }), "198.51.100.1", "203.0.113.2");
-    expect(tcp[0]).toBe(process.execPath);
-    expect(tcp.slice(3)).toEqual(["198.51.100.1", "443", "203.0.113.2", "200", "100"]);
+  });
+});
+
+describe("the check prober's records", () => {
+  it.each([
+    ['{"id":3,"seq":4,"ok":true,"rttMs":1.25}', { id: 3, seq: 4, ok: true, rttMs: 1.25 }],
+    ['{"id":3,"seq":5,"ok":false,"error":"ECONNREFUSED"}', { id: 3, seq: 5, ok: false, error: "ECONNREFUSED" }],
+    ['{"id":3,"seq":5,"ok":true}', null],
+    ['{"id":"3","seq":5,"ok":false,"error":"x"}', null],
+    ["connected tcp_seq=4 time=1.250 ms", null],
+    ["null", null],
+  ])("%s", (line, record) => {
+    expect(parseProberRecord(line)).toEqual(record);
+  });
+
+  it("ties every long-lived child to the daemon, inside its namespace", () => {
+    expect(childArgv(undefined, ["nft", "monitor"])).toEqual(["setpriv", "--pdeathsig", "KILL", "nft", "monitor"]);
+    expect(childArgv("ns1", ["node", "-e", "x"], "TERM")).toEqual(["ip", "netns", "exec", "ns1", "setpriv", "--pdeathsig", "TERM", "node", "-e", "x"]);
   });
 });
 
