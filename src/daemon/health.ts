@@ -11,26 +11,10 @@
  * per target.
  */
 import { CHECK_DEFAULTS, durationMs, type Check } from "../config/schema.js";
+import type { CheckMethod, CheckSettings, ProbeResult, Round } from "../model/check.js";
 
-/** How a probe is sent. */
-export type CheckMethod =
-  | { kind: "icmp" }
-  | { kind: "tcp"; port: number }
-  | { kind: "http"; port: number; path: string; status: number }
-  /** argv run without a shell; `env` is what it is told about the target */
-  | { kind: "command"; argv: string[]; env: Record<string, string> };
+export type { CheckMethod, CheckSettings, ProbeResult, Round };
 
-/** A check with its defaults filled in and its durations in milliseconds. */
-export interface CheckSettings {
-  targets: string[];
-  method: CheckMethod;
-  intervalMs: number;
-  /** a probe answered later than this is a miss; default: half the interval */
-  timeoutMs: number;
-  down: number;
-  up: number;
-  holdMs: number;
-}
 
 /** Rounds over which loss is counted (10 s at the default 200 ms). */
 export const WINDOW = 50;
@@ -60,21 +44,6 @@ export function checkSettings(check: Partial<Check> & { targets: string[] }): Ch
   };
 }
 
-/** One probe's outcome. */
-export interface ProbeResult {
-  target: string;
-  ok: boolean;
-  /** round-trip time when answered */
-  rttMs: number | null;
-  /** why it could not be sent (no source address, the helper died), when known */
-  error?: string;
-}
-
-/** One probe to every target, closed at `at` (milliseconds on a monotonic clock). */
-export interface Round {
-  at: number;
-  results: ProbeResult[];
-}
 
 export type HealthState = "up" | "down";
 

@@ -7,7 +7,7 @@
  * stdin closing), and is started again by the next open after it died.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import type { CheckMethod } from "../daemon/health.js";
+import type { CheckMethod } from "../model/check.js";
 import { CHECK_PROBER_SCRIPT } from "./checkProberScript.js";
 import { childArgv } from "./children.js";
 

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { isIP } from "node:net";
-import type { CheckSettings } from "../daemon/health.js";
+import type { CheckSettings } from "../model/check.js";
 import { childArgv } from "./children.js";
 
 /** What a line of ping (or a record of the check prober) says about one sequence number. */

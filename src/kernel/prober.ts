@@ -24,7 +24,7 @@
  * command checks of the whole daemon share one node process.
  */
 import { isIP } from "node:net";
-import type { CheckSettings, ProbeResult, Round } from "../daemon/health.js";
+import type { CheckSettings, ProbeResult, Round } from "../model/check.js";
 import { CheckProber, type ProberMethod } from "./checkProber.js";
 import { probeArgv, startPing, type LineHandlers, type LineStream, type ProbeLine } from "./pingStream.js";
 
