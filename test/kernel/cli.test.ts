@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Lab } from "../../src/lab/lab.js";
 import { examplePath } from "../../src/lab/examples.js";
 import { buildTwoLinkHost, cli, configFile, isRoot, kernelSnapshot, RP_KEYS, TWO_UPLINKS_YAML } from "../helpers/kernel.js";
+import { skipForKernel } from "../helpers/skips.js";
 
 const VRF_YAML = `version: 1
 uplinks:
@@ -119,7 +120,7 @@ describe.skipIf(!isRoot)("cli against a namespace", () => {
   };
 
   it("the vrf strategy is refused with the missing kernel feature named, and nothing changes", async (ctx) => {
-    if (await vrfSupported()) return ctx.skip("skipped: this kernel has vrf support, the refusal cannot be shown");
+    if (await vrfSupported()) return skipForKernel(ctx, "this kernel has vrf support, the refusal cannot be shown");
     expect(cli(["destroy", "--netns", lab.ns("h")]).code).toBe(0);
     const before = await kernelSnapshot(lab, "h", RP_KEYS);
     const r = cli(["apply", configFile(VRF_YAML, "vrf.yaml"), "--netns", lab.ns("h")]);
@@ -129,7 +130,7 @@ describe.skipIf(!isRoot)("cli against a namespace", () => {
   });
 
   it("the vrf strategy creates the VRF and veth legs, and destroy removes them", async (ctx) => {
-    if (!(await vrfSupported())) return ctx.skip("skipped: no vrf support");
+    if (!(await vrfSupported())) return skipForKernel(ctx, "no vrf support");
     expect(cli(["destroy", "--netns", lab.ns("h")]).code).toBe(0);
     const before = await kernelSnapshot(lab, "h", RP_KEYS);
     const r = cli(["apply", configFile(VRF_YAML, "vrf.yaml"), "--netns", lab.ns("h")]);

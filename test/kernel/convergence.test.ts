@@ -17,6 +17,7 @@ import { probeFeature } from "../../src/kernel/features.js";
 import { ProcessRunner } from "../../src/kernel/runner.js";
 import { configFile, isRoot, kernelSnapshot } from "../helpers/kernel.js";
 import { buildHostFor, profileSysctls, touchableSysctls, variantOf, watchKernel, type HostProfile } from "../helpers/hostFor.js";
+import { skipForKernel } from "../helpers/skips.js";
 
 const examples = join(import.meta.dirname, "..", "..", "examples");
 const files = readdirSync(examples).filter((f) => f.endsWith(".yaml")).sort();
@@ -53,7 +54,7 @@ describe.skipIf(!isRoot)("convergence on distribution-like hosts", () => {
           await buildHostFor(lab, text, profile);
           const netns = lab.ns("h");
           if (needsVrf && (await probeFeature(new ProcessRunner(netns), "vrf")) !== null) {
-            ctx.skip("skipped: no vrf support");
+            skipForKernel(ctx, "no vrf support");
           }
           // interfaces that existed before the profile: pin them too, as a host booted with it would
           await lab.exec("h", ["sysctl", "-q", "-w", ...profileSysctls(profile)]);
