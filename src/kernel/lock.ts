@@ -28,6 +28,8 @@ export interface HeldLock {
 
 /** Another command held the lock for longer than we would wait. */
 export class LockTimeoutError extends Error {
+  /** another writer held the lock: the next try may get it */
+  readonly kind = "retryable" as const;
   constructor(
     readonly path: string,
     readonly holder: LockHolder | null,

@@ -7,6 +7,8 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ErrorKind } from "../model/errorKind.js";
+import { errnoOf, isRaceErrno, type Errno } from "./netlinkErrors.js";
 
 /** What a finished command left behind. */
 export interface RunResult {
@@ -29,14 +31,18 @@ export interface Runner {
   run(argv: string[], options?: RunOptions): Promise<RunResult>;
 }
 
-/** A command that failed, with what it printed. */
+/** A command that failed, with what it printed and the errno it names: a race (EEXIST, ENOENT, ESRCH) is retryable. */
 export class CommandError extends Error {
+  readonly errno: Errno | null;
+  readonly kind: ErrorKind;
   constructor(
     readonly argv: string[],
     readonly result: RunResult,
   ) {
     super(`${argv.join(" ")} exited ${result.code}: ${(result.stderr || result.stdout).trim()}`);
     this.name = "CommandError";
+    this.errno = errnoOf(result.stderr);
+    this.kind = isRaceErrno(this.errno) ? "retryable" : "fatal";
   }
 }
 

@@ -43,6 +43,8 @@ export interface StateFile {
 
 /** A state file that cannot be used as it is: corrupt, of another version, or unreadable. */
 export class StateFileError extends Error {
+  /** an unusable state stays unusable until someone moves it or runs destroy */
+  readonly kind = "refused" as const;
   constructor(
     readonly path: string,
     readonly reason: string,

@@ -19,6 +19,8 @@ const PACKAGE: Record<string, string> = {
 
 /** A program symroute needs is not installed. */
 export class MissingToolError extends Error {
+  /** nothing changes until someone installs the tool */
+  readonly kind = "refused" as const;
   constructor(readonly tools: string[]) {
     super(tools.map((t) => `${t} not found: install the ${PACKAGE[t] ?? t} package`).join("\n"));
     this.name = "MissingToolError";
