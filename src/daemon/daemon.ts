@@ -9,7 +9,8 @@
  */
 import { EventEmitter } from "node:events";
 import type { ResolvedConfig } from "../config/resolved.js";
-import { RefusedError } from "../apply/apply.js";
+import { StateFileError } from "../kernel/state.js";
+import { conflictNews, heldKeys } from "./conflictNews.js";
 import { reconcile, destroy, status, planConfig, balancerViews, rememberedFlows } from "../engine/index.js";
 import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
@@ -25,7 +26,8 @@ import { ProcessRunner } from "../kernel/runner.js";
 import { BgpAnnouncer } from "./bgp.js";
 import type { Config } from "../config/schema.js";
 import { Registry, RegistryError, type RegisteredView } from "./registry.js";
-import { readRegistrations, writeRegistrations } from "../kernel/registrations.js";
+import { writeRegistrations } from "../kernel/registrations.js";
+import { loadRegistrations } from "./registrationsFile.js";
 import { targetKey } from "../compile/allocate.js";
 import type { BalancerInfo } from "../model/balancer.js";
 
@@ -68,6 +70,8 @@ export interface DaemonSnapshot {
   reconciles: { ok: number; failed: number };
   repairs: Record<RepairKind, number>;
   conflicts: string[];
+  /** changes the conflicts hold back ("rule ...", "route ..."): made at the first reconcile after the foreign object goes */
+  held: string[];
   events: { seen: number; relevant: number; byKind: Record<EventKind, number> };
   backoffMs: number;
   /** uplinks whose health checks say down now */
@@ -123,6 +127,7 @@ export class Daemon extends EventEmitter {
       reconciles: { ok: 0, failed: 0 },
       repairs: { rule: 0, route: 0, nft: 0, sysctl: 0, address: 0, link: 0 },
       conflicts: [],
+      held: [],
       events: { seen: 0, relevant: 0, byKind: { rule: 0, route: 0, link: 0, address: 0, sysctl: 0, nft: 0 } },
       backoffMs: 0,
       uplinksDown: [],
@@ -131,7 +136,7 @@ export class Daemon extends EventEmitter {
       drainsFinished: [],
       failovers: [],
     };
-    this.registry = new Registry(readRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
+    this.registry = new Registry(loadRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
     this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t));
     this.targets = new ProbedHealth(options.netns, (key, t) => {
       this.snap.targetsDown = [...this.targets.down()].sort();
@@ -458,11 +463,15 @@ export class Daemon extends EventEmitter {
     this.running = (async () => {
       const started = Date.now();
       try {
-        const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, ...this.inputs() });
+        // around conflicts: a foreign object holds back only the changes it stands on, and the rest is repaired now
+        const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, allowConflicts: true, ...this.inputs() });
         this.lastBalancers = result.outcome.state.applied?.desired.balancers ?? [];
         this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
         const o = result.outcome;
+        const news = conflictNews(this.snap, o.plan);
+        if (news) this.log(news.level, news.fields);
         this.snap.conflicts = o.plan.conflicts;
+        this.snap.held = heldKeys(o.plan);
         // warnings (an uplink down, an interface missing) are logged when they change, not on every reconcile
         const warnings = result.warnings.join("\n");
         if (warnings !== this.lastWarnings) {
@@ -485,7 +494,8 @@ export class Daemon extends EventEmitter {
         this.log(o.changed ? "info" : "debug", { msg: o.changed ? "repaired" : "no drift", reason, changed: o.changed, summary: record.summary, durationMs: record.durationMs, latencyMs: record.latencyMs });
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
-        if (e instanceof RefusedError) this.snap.conflicts = error.split("\n").slice(1).map((l) => l.trim());
+        // a state file it cannot read fails every reconcile alike: not a failure to back off from, an end (run.ts exits non-zero)
+        if (e instanceof StateFileError) this.emit("fatal", e);
         const done = Date.now();
         record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: false, summary: null, error, latencyMs: null };
         this.snap.reconciles.failed += 1;

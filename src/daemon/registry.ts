@@ -7,7 +7,7 @@
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js";
-import type { RegistrationsFile } from "../kernel/registrations.js";
+import type { RegistrationsFile } from "./registrationsFile.js";
 import { targetKey } from "../compile/allocate.js";
 
 type Target = LoadBalancer["targets"][number];
