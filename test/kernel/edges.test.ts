@@ -188,4 +188,18 @@ describe.skipIf(!isRoot)("every edge says no clearly; conflicts block only thems
     const r = cli(["apply", file, "--netns", ns]);
     expect(r.code, r.stderr).toBe(0);
   });
+
+  it("a state file that turns unusable while the daemon runs stops it at its next reconcile, exit 1, naming the file", async () => {
+    const run = await startDaemon([file, "--netns", ns, "--metrics", "off"]);
+    runs.push(run);
+    writeFileSync(statePath(ns), "{ not json", { mode: 0o600 });
+    await sh("ip", "rule", "del", "pref", String(Number((await owned())[0].split(":")[0])));
+    const timer = setTimeout(() => run.child.kill("SIGKILL"), 10_000);
+    const done = await run.done;
+    clearTimeout(timer);
+    expect(done.code, done.stdout + done.stderr).toBe(1);
+    expect(done.stderr).toContain(`state file ${statePath(ns)}: not valid JSON`);
+    expect(done.stdout).toContain('"msg":"stopping: the daemon cannot go on"');
+    rmSync(statePath(ns));
+  });
 });
