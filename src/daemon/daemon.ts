@@ -2,7 +2,8 @@
  * `symroute run`: applies the config through the engine, then keeps the kernel
  * true. Kernel events that may concern symroute (events.ts) schedule a
  * reconcile after a short quiet time, so a burst gives one; a full reconcile
- * runs every `reconcileInterval` as a safety net; a failing reconcile backs off.
+ * runs every `reconcileInterval` as a safety net; a failing reconcile backs off
+ * (one that met only conflicts did not fail: it applied around them).
  * Every reconcile goes through the engine under the state's lock: the daemon
  * never edits the kernel itself, and a conflict with another tool's object is
  * reported, never fought.
@@ -101,7 +102,9 @@ function repairsOf(plan: Plan): Partial<Record<RepairKind, number>> {
 
 /**
  * The daemon. Emits "reconcile" (ReconcileRecord) after each reconcile, "event"
- * (kind, line) for each relevant kernel event, and "log" (level, object).
+ * (kind, line) for each relevant kernel event, "log" (level, object), and
+ * "fatal" (error) when it cannot go on (its state file turned unusable): the
+ * caller stops it.
  */
 export class Daemon extends EventEmitter {
   private resolved: ResolvedConfig;
