@@ -17,7 +17,7 @@ import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
 import { startKernelMonitor, type KernelMonitor } from "../kernel/monitor.js";
-import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./events.js";
+import { classifyEvent, heldDestinations, watchScope, type EventKind, type WatchScope } from "./events.js";
 import { uplinkChecks, uplinkView, type UplinkHealthView } from "./uplinkHealth.js";
 import { targetChecks, targetView, type TargetHealthView } from "./targetHealth.js";
 import { ProbedHealth } from "./probedHealth.js";
@@ -469,7 +469,10 @@ export class Daemon extends EventEmitter {
         // around conflicts: a foreign object holds back only the changes it stands on, and the rest is repaired now
         const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, allowConflicts: true, ...this.inputs() });
         this.lastBalancers = result.outcome.state.applied?.desired.balancers ?? [];
-        this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
+        this.scope = {
+          ...watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] }),
+          held: heldDestinations(result.outcome.plan.held.routes),
+        };
         const o = result.outcome;
         const news = conflictNews(this.snap, o.plan);
         if (news) this.log(news.level, news.fields);

@@ -11,6 +11,7 @@ import { formatPlan, planSummary } from "../../src/plan/format.js";
 import { ruleKey } from "../../src/model/rule.js";
 import { mustLoad, TWO_UPLINKS } from "../helpers/config.js";
 import { liveAfterApply } from "../helpers/fakeKernel.js";
+import { classifyEvent, heldDestinations } from "../../src/daemon/events.js";
 
 const FACTS = { links: { eth1: { addresses: ["203.0.113.8/24"] }, eth2: { addresses: ["192.0.2.31/24"] } }, rpFilter: { all: 0, eth1: 0, eth2: 1 } };
 
@@ -84,5 +85,15 @@ describe("plan with conflicts", () => {
     const plan = planOf(live, false);
     expect(plan.rules.add).toEqual([ruleB]);
     expect(plan.held.rules).toEqual([]);
+  });
+});
+
+describe("the daemon's watch while a route is held", () => {
+  it("a foreign route leaving a held route's place (in main, outside the watched tables) is an event; others stay ignored", () => {
+    const scope = { tables: new Set([1000]), interfaces: new Set(["eth1"]), held: heldDestinations([{ dst: "198.51.100.0/24" }, { dst: "198.51.100.7/32" }]) };
+    expect(classifyEvent("ip", "Deleted 198.51.100.0/24 via 192.0.2.1 dev eth2 proto static", scope)).toBe("route");
+    expect(classifyEvent("ip", "Deleted 198.51.100.7 via 192.0.2.1 dev eth2 proto static", scope)).toBe("route");
+    expect(classifyEvent("ip", "Deleted 10.9.0.0/16 via 192.0.2.1 dev eth2 proto static", scope)).toBeNull();
+    expect(classifyEvent("ip", "Deleted 198.51.100.0/24 via 192.0.2.1 dev eth2 proto static", { ...scope, held: new Set<string>() })).toBeNull();
   });
 });
