@@ -10,7 +10,7 @@
  * at once, and the held rule comes back at the kernel event of its removal.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab } from "../../src/lab/lab.js";
@@ -18,7 +18,9 @@ import { callDaemon } from "../../src/daemon/client.js";
 import { socketAlive, socketPath } from "../../src/daemon/api.js";
 import { statePath } from "../../src/kernel/state.js";
 import { registrationsPath } from "../../src/kernel/registrations.js";
-import { buildTwoLinkHost, cli, cliAsync, isRoot, killDaemon, startDaemon, TWO_UPLINKS_YAML, type CliRun } from "../helpers/kernel.js";
+import { buildLoadBalancer } from "../../src/lab/loadBalancer.js";
+import { examplePath } from "../../src/lab/examples.js";
+import { buildTwoLinkHost, cli, cliAsync, configFile, isRoot, killDaemon, startDaemon, TWO_UPLINKS_YAML, type CliRun } from "../helpers/kernel.js";
 import { TWO_UPLINKS } from "../helpers/config.js";
 
 const port = 30000 + (process.pid % 20000);
@@ -201,5 +203,40 @@ describe.skipIf(!isRoot)("every edge says no clearly; conflicts block only thems
     expect(done.stderr).toContain(`state file ${statePath(ns)}: not valid JSON`);
     expect(done.stdout).toContain('"msg":"stopping: the daemon cannot go on"');
     rmSync(statePath(ns));
+  });
+});
+
+describe.skipIf(!isRoot)("a registration while a foreign rule sits in the priority range", () => {
+  const lab = new Lab("l", "he");
+  const lbConfig = readFileSync(examplePath("load-balancer.yaml"), "utf8")
+    .replace(/\n      - \{ name: target-d[^\n]*/, "")
+    .replace("    flows:", "    registration: {}\n    flows:")
+    .concat('daemon:\n  metrics: "off"\n');
+  const file = configFile(lbConfig, "he-lb.yaml");
+  let daemon: CliRun | undefined;
+  const ns = () => lab.ns("fe");
+
+  beforeAll(async () => {
+    await buildLoadBalancer(lab);
+    daemon = await startDaemon([file, "--netns", ns()]);
+  });
+  afterAll(async () => {
+    killDaemon(daemon);
+    await daemon?.done;
+    cli(["destroy", "--netns", ns(), "--force"]);
+    for (const p of [statePath(ns()), registrationsPath(ns()), socketPath(ns())]) rmSync(p, { force: true });
+    await lab.teardown();
+  });
+
+  it("is applied around the conflict (before: 422, the kernel refused it), and the conflict is reported", async () => {
+    await lab.exec("fe", ["ip", "rule", "add", "pref", "1999", "from", "10.99.0.1", "lookup", "main"]);
+    const add = cli(["lb", "target", "add", "stream-a", "target-d", "--via", "172.16.1.8", "--via6", "fd00:0:0:1::8", "--interface", "conduit-b", "--netns", ns()]);
+    expect(add.code, add.stdout + add.stderr).toBe(0);
+    const list = JSON.parse(cli(["lb", "target", "list", "stream-a", "--netns", ns(), "--json"]).stdout).targets as { name: string; source: string }[];
+    expect(list.find((t) => t.name === "target-d")).toMatchObject({ source: "registered" });
+    const d = (await callDaemon("GET", "/v1/status", ns()))?.body.daemon as { conflicts: string[] };
+    expect(d.conflicts.join("\n")).toContain("pref 1999 from 10.99.0.1");
+    await lab.exec("fe", ["ip", "rule", "del", "pref", "1999"]);
+    await until("conflict gone", async () => ((await callDaemon("GET", "/v1/status", ns()))?.body.daemon as { conflicts: string[] }).conflicts.length === 0, 1000);
   });
 });
