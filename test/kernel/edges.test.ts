@@ -147,6 +147,7 @@ describe.skipIf(!isRoot)("every edge says no clearly; conflicts block only thems
     const plan = cli(["plan", file, "--netns", ns, "--exit-code"]);
     expect(plan.code, plan.stdout).toBe(2);
     expect(plan.stdout).toContain("! held: rule");
+    expect(cli(["status", "--netns", ns]).stdout).toMatch(/Held until the conflicts go \(everything else applied\):\n  rule -4 pref \d+ from 192\.0\.2\.31/);
     expect(daemon!.output()).toContain('"msg":"conflicts: foreign objects left alone; everything else applied"');
     expect(daemon!.output()).not.toContain('"msg":"reconcile failed"');
 

@@ -189,6 +189,8 @@ export function registerWriteCommands(program: Command): void {
         out.push(`Daemon: running since ${daemon.startedAt} (${daemon.reconciles.ok} reconciles, ${daemon.reconciles.failed} failed; last ${last ? `${last.at}${last.error ? `: FAILED ${last.error}` : ""}` : "none"})`);
         if (daemon.lastRepair) out.push(`Last repair: ${daemon.lastRepair.at}: ${daemon.lastRepair.summary ?? "changed"} (${daemon.lastRepair.reason})`);
         if (daemon.conflicts.length) out.push(`Conflicts (reported, not overwritten):\n  ${daemon.conflicts.join("\n  ")}`);
+        // a daemon of an older symroute has no `held`
+        if (daemon.held?.length) out.push(`Held until the conflicts go (everything else applied):\n  ${daemon.held.join("\n  ")}`);
       }
       if (summary.stateError) out.push(`warning: ${summary.stateError}`);
       out.push(
