@@ -85,7 +85,8 @@ export function registerRunCommands(program: Command): void {
         }
       };
       daemon.on("reconcile", onReconcile);
-      let fatal: Error | null = null;
+      // set from the daemon's "fatal" event (a box, so the check after `await stopped` is not narrowed to null)
+      const fatal: { error: Error | null } = { error: null };
       // signals are handled before the first apply: a SIGTERM during start-up (systemd stopping a unit that is
       // still starting) stops cleanly, --destroy-on-exit included, instead of killing the process
       const stopped = new Promise<void>((resolve) => {
@@ -105,7 +106,7 @@ export function registerRunCommands(program: Command): void {
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
         daemon.once("fatal", (e: Error) => {
-          fatal = e;
+          fatal.error = e;
           log.error({ msg: "stopping: the daemon cannot go on", error: e.message });
           void sdNotify("STOPPING=1");
           resolve();
@@ -123,10 +124,10 @@ export function registerRunCommands(program: Command): void {
       await stopped;
       if (watchdog) clearInterval(watchdog);
       // a fatal stop leaves the kernel as it is, whatever --destroy-on-exit says: the state that says what to remove is the problem
-      await daemon.stop(!!opts.destroyOnExit && !fatal);
+      await daemon.stop(!!opts.destroyOnExit && !fatal.error);
       await listeners.close();
       log.flush?.();
-      if (fatal) throw new CliError(`run: ${(fatal as Error).message}`);
+      if (fatal.error) throw new CliError(`run: ${fatal.error.message}`);
     });
 
   program
