@@ -30,6 +30,18 @@ export class RefusedError extends Error {
   }
 }
 
+/**
+ * apply was refused because foreign objects stand in symroute's way: a human at
+ * the command line decides (move them, or `--allow-conflicts` to apply around).
+ * The conflicts come as data, so no caller reads them out of the message.
+ */
+export class ConflictError extends RefusedError {
+  constructor(readonly conflicts: string[]) {
+    super(`conflicts with objects symroute does not own (left alone; --allow-conflicts applies everything else):\n  ${conflicts.join("\n  ")}`);
+    this.name = "ConflictError";
+  }
+}
+
 /** An apply stopped by a signal; it rolls back like any failure. */
 export class InterruptedError extends Error {
   constructor(readonly signal: string) {
@@ -48,6 +60,7 @@ export interface ApplyRequest {
   abort?: AbortSignal;
   priorities: IdRange;
   file?: string;
+  /** apply every change no foreign object stands on, and report the conflicts (the daemon); else refuse */
   allowConflicts?: boolean;
   hooks?: ExecuteHooks;
   /** destroy: forget the originals it restored and the applied record */
@@ -111,8 +124,8 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     if (missing !== null) throw new RefusedError(`this kernel has no ${feature.toUpperCase()} support (ip link add type ${feature}: ${missing}); the vrf strategy cannot be applied here`);
   }
   const { plan, live } = await planAgainstKernel(runner, desired, req.priorities, state, req.prefetched, !!req.destroying, req.knownSysctls);
-  if (plan.conflicts.length > 0 && !req.allowConflicts)
-    throw new RefusedError(`conflicts with objects symroute does not own:\n  ${plan.conflicts.join("\n  ")}`);
+  // allowed, they are applied around: the plan already leaves out the changes they stand on (plan/conflicts.ts)
+  if (plan.conflicts.length > 0 && !req.allowConflicts) throw new ConflictError(plan.conflicts);
   if (isEmptyPlan(plan)) {
     const after = { ...state, journal: null };
     if (state.journal) save(after);

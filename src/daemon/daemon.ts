@@ -2,21 +2,23 @@
  * `symroute run`: applies the config through the engine, then keeps the kernel
  * true. Kernel events that may concern symroute (events.ts) schedule a
  * reconcile after a short quiet time, so a burst gives one; a full reconcile
- * runs every `reconcileInterval` as a safety net; a failing reconcile backs off.
+ * runs every `reconcileInterval` as a safety net; a failing reconcile backs off
+ * (one that met only conflicts did not fail: it applied around them).
  * Every reconcile goes through the engine under the state's lock: the daemon
  * never edits the kernel itself, and a conflict with another tool's object is
  * reported, never fought.
  */
 import { EventEmitter } from "node:events";
 import type { ResolvedConfig } from "../config/resolved.js";
-import { RefusedError } from "../apply/apply.js";
+import { StateFileError } from "../engine/index.js";
+import { conflictNews, heldKeys } from "./conflictNews.js";
 import { reconcile, destroy, status, planConfig, balancerViews, rememberedFlows, interfaceAddresses } from "../engine/index.js";
 import { LOCAL_CALLER, type Caller } from "./caller.js";
 import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
 import { startKernelMonitor, type KernelMonitor } from "../kernel/monitor.js";
-import { classifyEvent, watchScope, type EventKind, type WatchScope } from "./events.js";
+import { classifyEvent, heldDestinations, watchScope, type EventKind, type WatchScope } from "./events.js";
 import { uplinkChecks, uplinkView, type UplinkHealthView } from "./uplinkHealth.js";
 import { targetChecks, targetView, type TargetHealthView } from "./targetHealth.js";
 import { ProbedHealth } from "./probedHealth.js";
@@ -27,7 +29,8 @@ import { ProcessRunner } from "../kernel/runner.js";
 import { BgpAnnouncer } from "./bgp.js";
 import type { Config } from "../config/schema.js";
 import { Registry, RegistryError, type RegisteredView } from "./registry.js";
-import { readRegistrations, writeRegistrations } from "../kernel/registrations.js";
+import { writeRegistrations } from "../engine/index.js";
+import { loadRegistrations } from "./registrationsFile.js";
 import { targetKey } from "../compile/allocate.js";
 import type { BalancerInfo } from "../model/balancer.js";
 
@@ -73,6 +76,8 @@ export interface DaemonSnapshot {
   reconciles: { ok: number; failed: number };
   repairs: Record<RepairKind, number>;
   conflicts: string[];
+  /** changes the conflicts hold back ("rule ...", "route ..."): made at the first reconcile after the foreign object goes */
+  held: string[];
   events: { seen: number; relevant: number; byKind: Record<EventKind, number> };
   backoffMs: number;
   /** uplinks whose health checks say down now */
@@ -102,7 +107,9 @@ function repairsOf(plan: Plan): Partial<Record<RepairKind, number>> {
 
 /**
  * The daemon. Emits "reconcile" (ReconcileRecord) after each reconcile, "event"
- * (kind, line) for each relevant kernel event, and "log" (level, object).
+ * (kind, line) for each relevant kernel event, "log" (level, object), and
+ * "fatal" (error) when it cannot go on (its state file turned unusable): the
+ * caller stops it.
  */
 export class Daemon extends EventEmitter {
   private resolved: ResolvedConfig;
@@ -128,6 +135,7 @@ export class Daemon extends EventEmitter {
       reconciles: { ok: 0, failed: 0 },
       repairs: { rule: 0, route: 0, nft: 0, sysctl: 0, address: 0, link: 0 },
       conflicts: [],
+      held: [],
       events: { seen: 0, relevant: 0, byKind: { rule: 0, route: 0, link: 0, address: 0, sysctl: 0, nft: 0 } },
       backoffMs: 0,
       uplinksDown: [],
@@ -136,7 +144,7 @@ export class Daemon extends EventEmitter {
       drainsFinished: [],
       failovers: [],
     };
-    this.registry = new Registry(readRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
+    this.registry = new Registry(loadRegistrations(options.netns), (data) => writeRegistrations(data, options.netns));
     this.prober = new CheckProber(options.netns);
     this.health = new ProbedHealth(options.netns, (uplink, t) => this.onTransition(uplink, t), this.prober);
     this.targets = new ProbedHealth(options.netns, (key, t) => {
@@ -471,11 +479,18 @@ export class Daemon extends EventEmitter {
     this.running = (async () => {
       const started = Date.now();
       try {
-        const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, ...this.inputs() });
+        // around conflicts: a foreign object holds back only the changes it stands on, and the rest is repaired now
+        const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, allowConflicts: true, ...this.inputs() });
         this.lastBalancers = result.outcome.state.applied?.desired.balancers ?? [];
-        this.scope = watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
+        this.scope = {
+          ...watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] }),
+          held: heldDestinations(result.outcome.plan.held.routes),
+        };
         const o = result.outcome;
+        const news = conflictNews(this.snap, o.plan);
+        if (news) this.log(news.level, news.fields);
         this.snap.conflicts = o.plan.conflicts;
+        this.snap.held = heldKeys(o.plan);
         // warnings (an uplink down, an interface missing) are logged when they change, not on every reconcile
         const warnings = result.warnings.join("\n");
         if (warnings !== this.lastWarnings) {
@@ -498,7 +513,8 @@ export class Daemon extends EventEmitter {
         this.log(o.changed ? "info" : "debug", { msg: o.changed ? "repaired" : "no drift", reason, changed: o.changed, summary: record.summary, durationMs: record.durationMs, latencyMs: record.latencyMs });
       } catch (e) {
         const error = e instanceof Error ? e.message : String(e);
-        if (e instanceof RefusedError) this.snap.conflicts = error.split("\n").slice(1).map((l) => l.trim());
+        // a state file it cannot read fails every reconcile alike: not a failure to back off from, an end (run.ts exits non-zero)
+        if (e instanceof StateFileError) this.emit("fatal", e);
         const done = Date.now();
         record = { at: new Date(done).toISOString(), reason, durationMs: done - started, changed: false, summary: null, error, latencyMs: null };
         this.snap.reconciles.failed += 1;

@@ -13,6 +13,18 @@ import { SYMROUTE_PROTO } from "../model/ownership.js";
 export interface WatchScope {
   tables: Set<number>;
   interfaces: Set<string>;
+  /** destinations of routes a conflict holds back (in main, say): a foreign route leaving one is the news they wait for */
+  held?: Set<string>;
+}
+
+/** The destinations of held routes as `ip monitor` prints them (a host route without its /32 or /128). */
+export function heldDestinations(routes: { dst: string }[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of routes) {
+    out.add(r.dst);
+    out.add(r.dst.replace(/\/(32|128)$/, ""));
+  }
+  return out;
 }
 
 /** The scope of a compiled config. */
@@ -60,5 +72,6 @@ export function classifyEvent(source: "ip" | "nft", line: string, scope: WatchSc
   if (PROTO.test(body)) return "route";
   const table = /\btable ([0-9]+)\b/.exec(body);
   if (table && scope.tables.has(Number(table[1]))) return "route";
+  if (scope.held?.size && scope.held.has(body.replace(/^(unicast|local|broadcast|unreachable|prohibit|blackhole|throw) /, "").split(" ")[0])) return "route";
   return null;
 }

@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from "../config/resolved.js";
 import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js";
 import { boundedMs, boundedTimeout, mustOwn, mustUse, RegistryError } from "./registrationRules.js";
-import type { RegistrationsFile } from "../kernel/registrations.js";
+import type { RegistrationsFile } from "./registrationsFile.js";
 import { targetKey } from "../compile/allocate.js";
 import { callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { placeProblems, type LinkAddresses } from "./registrationPlace.js";

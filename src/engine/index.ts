@@ -13,3 +13,6 @@ export { compileForHost, previousTables } from "./host.js";
 export { balancerViews, rememberedFlows, type BalancerView, type TargetView } from "./balancers.js";
 export { interfaceAddresses } from "./links.js";
 export { hostSystemdVersion } from "./hostTools.js";
+// the state and registrations files, as the edges may see them: read and checked here, written by the engine
+export { readState, StateFileError } from "../kernel/state.js";
+export { readRegistrationsText, writeRegistrations } from "../kernel/registrations.js";

@@ -7,6 +7,7 @@ import { ruleKey } from "../model/rule.js";
 import { routeKey } from "../model/route.js";
 import { isEmptyPlan } from "./plan.js";
 import { extraKey } from "../model/extra.js";
+import { holdsChanges } from "./conflicts.js";
 
 /** Text of a plan. */
 export function formatPlan(plan: Plan): string {
@@ -26,7 +27,9 @@ export function formatPlan(plan: Plan): string {
   for (const r of plan.rules.remove) lines.push(`- rule ${ruleKey(r)}`);
   for (const s of plan.sysctls) lines.push(`~ sysctl ${s.key} ${s.from ?? "(absent)"} -> ${s.to}${why(s.why)}`);
   for (const c of plan.conflicts) lines.push(`! conflict: ${c}`);
-  if (isEmptyPlan(plan)) lines.unshift("No changes: the kernel matches the config.");
+  for (const r of plan.held.routes) lines.push(`! held: route ${routeKey(r)} (a foreign route is in its place)`);
+  for (const r of plan.held.rules) lines.push(`! held: rule ${ruleKey(r)} (a foreign rule has its priority)`);
+  if (isEmptyPlan(plan)) lines.unshift(holdsChanges(plan.held) ? "Nothing to change until the conflicts below are gone:" : "No changes: the kernel matches the config.");
   return lines.join("\n") + "\n";
 }
 
@@ -35,5 +38,6 @@ export function planSummary(plan: Plan): string {
   const add = plan.rules.add.length + plan.routes.add.length + plan.extras.add.length + (plan.nft.action === "create" ? 1 : 0) + (plan.nftArp.action === "create" ? 1 : 0);
   const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" || plan.nft.action === "update" ? 1 : 0) + (plan.nftArp.action === "replace" ? 1 : 0);
   const remove = plan.rules.remove.length + plan.routes.remove.length + plan.extras.remove.length + (plan.nft.action === "delete" ? 1 : 0) + (plan.nftArp.action === "delete" ? 1 : 0);
-  return `${add} to add, ${change} to change, ${remove} to remove, ${plan.conflicts.length} conflicts`;
+  const held = plan.held.rules.length + plan.held.routes.length;
+  return `${add} to add, ${change} to change, ${remove} to remove, ${plan.conflicts.length} conflicts${held ? ` (${held} held)` : ""}`;
 }

@@ -17,8 +17,8 @@ import { SYMROUTE_PROTO } from "../model/ownership.js";
 import { targetUpdate } from "./nftUpdate.js";
 import { listingChanged } from "./nftListing.js";
 import { createHash } from "node:crypto";
+import { findConflicts, type Held } from "./conflicts.js";
 
-const KERNEL_TABLES = [253, 254, 255];
 
 export interface SysctlChange {
   key: string;
@@ -44,6 +44,8 @@ export interface Plan {
   links: { add: Link[]; remove: Link[] };
   sysctls: SysctlChange[];
   conflicts: string[];
+  /** changes left out because a foreign object stands where they go: made once it is gone */
+  held: Held;
 }
 
 export interface PlanInput {
@@ -58,9 +60,11 @@ export interface PlanInput {
   /** links the last apply created, removed when no longer desired */
   previousLinks?: Link[];
   proto?: number;
+  /** false: keep changes that conflicts stand on in the plan (rollback puts back exactly what was there) */
+  holdConflicts?: boolean;
 }
 
-/** True when applying the plan would change nothing. */
+/** True when applying the plan would change nothing (changes held by conflicts are not made, so they do not count). */
 export function isEmptyPlan(plan: Plan): boolean {
   return (
     plan.rules.add.length === 0 &&
@@ -132,19 +136,11 @@ export function makePlan(input: PlanInput): Plan {
   }
   routes.remove = ownRoutes.filter((r) => !desiredSlots.has(routeSlot(r)));
 
-  const conflicts: string[] = [];
-  const usedTables = new Set(desired.routes.map((r) => r.table).filter((t) => t !== 254));
-  for (const r of desired.rules) usedTables.add(r.table);
-  for (const f of foreignRules) {
-    if (f.priority >= input.priorities.first && f.priority <= input.priorities.last)
-      conflicts.push(`foreign rule in symroute's priority range: ${ruleKey(f)}`);
-  }
-  const desiredSlotSet = new Set(desired.routes.map(routeSlot));
-  for (const f of foreignRoutes) {
-    if (usedTables.has(f.table) && !KERNEL_TABLES.includes(f.table))
-      conflicts.push(`foreign route in table ${f.table} that symroute uses: ${routeKey(f)}`);
-    else if (desiredSlotSet.has(routeSlot(f))) conflicts.push(`foreign route in the place of one symroute adds: ${routeKey(f)}`);
-  }
+  const found = findConflicts(desired, foreignRules, foreignRoutes, { rules: rules.add, routes: routes.add }, input.priorities);
+  const held: Held = input.holdConflicts === false ? { rules: [], routes: [] } : found.held;
+  if (held.rules.length) rules.add = rules.add.filter((r) => !held.rules.includes(r));
+  if (held.routes.length) routes.add = routes.add.filter((r) => !held.routes.includes(r));
+  const conflicts = found.conflicts;
 
   const { applied } = input;
   const nft = planNft(desired.nft, live.nft, applied && { desired: applied.nftDesired, live: applied.nftLive, table: applied.desired?.nft });
@@ -175,7 +171,7 @@ export function makePlan(input: PlanInput): Plan {
     add: desired.links.filter((l) => !present.has(l.ifname)),
     remove: (input.previousLinks ?? []).filter((l) => !wanted.has(l.ifname) && present.has(l.ifname)),
   };
-  return { rules, routes, nft, nftArp, extras, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts };
+  return { rules, routes, nft, nftArp, extras, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts, held };
 }
 
 /** What the last apply recorded of one table: digests of the desired commands and of the listing, and the table itself. */

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Registry, RegistryError } from "../../src/daemon/registry.js";
 import { mustLoad } from "../helpers/config.js";
-import type { RegistrationsFile } from "../../src/kernel/registrations.js";
+import type { RegistrationsFile } from "../../src/daemon/registrationsFile.js";
 
 const example = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer-dynamic.yaml"), "utf8");
 const resolved = mustLoad(example);

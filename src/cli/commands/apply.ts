@@ -14,6 +14,7 @@ import { readState } from "../../kernel/state.js";
 import { callDaemon } from "../../daemon/client.js";
 import type { DaemonSnapshot } from "../../daemon/daemon.js";
 import type { StatusReport } from "../../engine/index.js";
+import { refuseWhileDaemonRuns } from "./daemonGuard.js";
 
 /**
  * SYMROUTE_FAULT=crash-before:STEP kills this process with SIGKILL just before
@@ -76,11 +77,14 @@ export function registerWriteCommands(program: Command): void {
     .option("--netns <name>", "network namespace to change")
     .option("--json", "machine-readable output")
     .option("--confirm-timeout <duration>", "revert unless `symroute confirm` follows within this time")
-    .option("--allow-conflicts", "apply even where foreign objects stand in symroute's ranges")
+    .option("--allow-conflicts", "apply every change no foreign object stands on, and leave those objects alone")
+    .option("--force", "apply even while a symroute daemon manages the namespace (it undoes what differs from its file)")
     .option("--wait <duration>", WAIT_HELP)
     .option(MAX_CONFIG_SIZE_OPTION, MAX_CONFIG_SIZE_HELP)
-    .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean; wait?: string; maxConfigSize?: string }) => {
+    .action(async (file: string, opts: { netns?: string; json?: boolean; confirmTimeout?: string; allowConflicts?: boolean; force?: boolean; wait?: string; maxConfigSize?: string }) => {
       const timeout = opts.confirmTimeout ? parseDuration(opts.confirmTimeout) : undefined;
+      runnerFor(opts.netns);
+      await refuseWhileDaemonRuns("apply", opts.netns, opts.force);
       const interrupts = interruptSignal();
       try {
         const result = await reconcile({
@@ -142,8 +146,11 @@ export function registerWriteCommands(program: Command): void {
     .description("remove everything symroute owns and restore the sysctls it changed")
     .option("--netns <name>", "network namespace")
     .option("--json", "machine-readable output")
+    .option("--force", "destroy even while a symroute daemon manages the namespace (it puts everything back)")
     .option("--wait <duration>", WAIT_HELP)
-    .action(async (opts: { netns?: string; json?: boolean; wait?: string }) => {
+    .action(async (opts: { netns?: string; json?: boolean; force?: boolean; wait?: string }) => {
+      runnerFor(opts.netns);
+      await refuseWhileDaemonRuns("destroy", opts.netns, opts.force);
       const interrupts = interruptSignal();
       try {
         const result = await destroy({ ...writerOptions(opts, opts.json), abort: interrupts.signal }).catch((e: unknown) => {
@@ -182,6 +189,8 @@ export function registerWriteCommands(program: Command): void {
         out.push(`Daemon: running since ${daemon.startedAt} (${daemon.reconciles.ok} reconciles, ${daemon.reconciles.failed} failed; last ${last ? `${last.at}${last.error ? `: FAILED ${last.error}` : ""}` : "none"})`);
         if (daemon.lastRepair) out.push(`Last repair: ${daemon.lastRepair.at}: ${daemon.lastRepair.summary ?? "changed"} (${daemon.lastRepair.reason})`);
         if (daemon.conflicts.length) out.push(`Conflicts (reported, not overwritten):\n  ${daemon.conflicts.join("\n  ")}`);
+        // a daemon of an older symroute has no `held`
+        if (daemon.held?.length) out.push(`Held until the conflicts go (everything else applied):\n  ${daemon.held.join("\n  ")}`);
       }
       if (summary.stateError) out.push(`warning: ${summary.stateError}`);
       out.push(

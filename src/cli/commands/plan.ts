@@ -7,6 +7,7 @@ import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.
 import { hostSystemdVersion, planConfig } from "../../engine/index.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { isEmptyPlan } from "../../plan/plan.js";
+import { holdsChanges } from "../../plan/conflicts.js";
 import { render, RENDER_FORMATS, type RenderFormat } from "../../render/index.js";
 import { parseSystemdVersionFlag, renderOptionsFor, SYSTEMD_VERSION_HELP } from "../../render/options.js";
 import { formatIssue } from "../../config/errors.js";
@@ -49,13 +50,15 @@ export function registerReadCommands(program: Command): void {
     .action(async (file: string, opts: { netns?: string; json?: boolean; exitCode?: boolean; maxConfigSize?: string }) => {
       runnerFor(opts.netns);
       const { plan, compiled } = await planConfig(() => loadConfigFile(file, opts.maxConfigSize), { netns: opts.netns });
-      if (opts.json) printJson({ changes: !isEmptyPlan(plan), plan, warnings: compiled.warnings });
+      // a change held back by a conflict is still a difference between the kernel and the file
+      const changes = !isEmptyPlan(plan) || holdsChanges(plan.held);
+      if (opts.json) printJson({ changes, plan, warnings: compiled.warnings });
       else {
         for (const w of compiled.warnings) process.stderr.write(`warning: ${w}\n`);
         process.stdout.write(formatPlan(plan));
-        if (!isEmptyPlan(plan)) process.stdout.write(`Plan: ${planSummary(plan)}.\n`);
+        if (changes) process.stdout.write(`Plan: ${planSummary(plan)}.\n`);
       }
-      if (opts.exitCode && !isEmptyPlan(plan)) process.exitCode = EXIT.changes;
+      if (opts.exitCode && changes) process.exitCode = EXIT.changes;
     });
 
   program

@@ -7,16 +7,23 @@ import { pino } from "pino";
 import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { durationMs } from "../../config/schema.js";
 import { Daemon, type ReconcileRecord } from "../../daemon/daemon.js";
-import { socketPath, startApi } from "../../daemon/api.js";
-import { startTcpApi, type TcpApi } from "../../daemon/tcpApi.js";
+import { socketPath } from "../../daemon/api.js";
+import type { TcpApi } from "../../daemon/tcpApi.js";
 import { callDaemon } from "../../daemon/client.js";
-import { daemonMetrics, startMetricsServer } from "../../daemon/metrics.js";
-import { startHistory } from "../../daemon/history.js";
-import { statusRoutes } from "../../daemon/statusPage.js";
+import { checkStateFile, startable, startListeners } from "./runStart.js";
 import { monotonicUsec, sdNotify, watchdogIntervalMs } from "../../kernel/notify.js";
 
-/** Where metrics are served when the config does not say. */
+/** Where the host's daemon serves metrics when its file does not say. */
 export const DEFAULT_METRICS = "127.0.0.1:9479";
+
+/**
+ * The metrics address: `--metrics`, else the file's `daemon.metrics`, else the default, which is the host
+ * daemon's only. A `--netns` daemon (symroute@NS.service) serves metrics only where its own file says, so two
+ * instances never reach for the same port: one would fail to start, or a scrape would get the other's figures.
+ */
+export function metricsAddress(flag: string | undefined, configured: string | undefined, netns: string | undefined): string {
+  return flag ?? configured ?? (netns === undefined ? DEFAULT_METRICS : "off");
+}
 
 export function registerRunCommands(program: Command): void {
   program
@@ -32,22 +39,28 @@ export function registerRunCommands(program: Command): void {
       const log = pino({ level: opts.logLevel, base: { netns: opts.netns ?? null } });
       const initial = loadConfigFile(file);
       const settings = initial.config.daemon ?? {};
+      // files the daemon cannot work with stop it here, named, before it listens anywhere: a daemon that is
+      // never READY (systemd) or runs on while every reconcile fails says less than an exit with the file's name
+      checkStateFile(opts.netns);
       let tcpApi: TcpApi | null = null;
-      const daemon = new Daemon({
-        netns: opts.netns,
-        initial,
-        // a reload re-reads the API's token file and certificate too: one that became unusable refuses the
-        // reload as a whole (the running config and tokens stay), like an invalid config, and says why
-        load: () => {
-          const next = loadConfigFile(file);
-          if (tcpApi) tcpApi.prepareReload(next.config.daemon?.api)();
-          else if (next.config.daemon?.api) log.warn({ msg: "daemon.api added: the API over TCP starts when the daemon restarts" });
-          return next;
-        },
-        // validated by the schema: the same form durationMs reads
-        reconcileIntervalMs: durationMs(settings.reconcileInterval ?? "30s")!,
-        debounceMs: durationMs(settings.debounce ?? "20ms")!,
-      });
+      const daemon = startable(
+        () =>
+          new Daemon({
+            netns: opts.netns,
+            initial,
+            // a reload re-reads the API's token file and certificate too: one that became unusable refuses the
+            // reload as a whole (the running config and tokens stay), like an invalid config, and says why
+            load: () => {
+              const next = loadConfigFile(file);
+              if (tcpApi) tcpApi.prepareReload(next.config.daemon?.api)();
+              else if (next.config.daemon?.api) log.warn({ msg: "daemon.api added: the API over TCP starts when the daemon restarts" });
+              return next;
+            },
+            // validated by the schema: the same form durationMs reads
+            reconcileIntervalMs: durationMs(settings.reconcileInterval ?? "30s")!,
+            debounceMs: durationMs(settings.debounce ?? "20ms")!,
+          }),
+      );
       daemon.on("log", (level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>) => log[level](fields));
       daemon.on("event", (kind: string, line: string) => log.debug({ msg: "kernel event", kind, line }));
 
@@ -64,34 +77,27 @@ export function registerRunCommands(program: Command): void {
           health: health.get(u.name) ?? null,
         }));
       };
-      const api = await startApi(daemon, socketPath(opts.netns), uplinkView).catch((e: unknown) => {
-        throw new CliError(`run: ${(e as Error).message}`);
+      const listen = metricsAddress(opts.metrics, settings.metrics, opts.netns);
+      const listeners = await startListeners(daemon, {
+        socket: socketPath(opts.netns),
+        tcp: settings.api,
+        metrics: listen,
+        uplinkView,
       });
-      // the API over TCP only when configured, and then only with its bearer token
-      tcpApi = settings.api
-        ? await startTcpApi(daemon, settings.api, uplinkView).catch((e: unknown) => {
-            api.close();
-            throw new CliError(`run: ${(e as Error).message}`);
-          })
-        : null;
-      if (tcpApi) log.info({ msg: "API over TCP", listen: settings.api!.listen, auth: "bearer token", tls: !!settings.api!.tls });
-      const listen = opts.metrics ?? settings.metrics ?? DEFAULT_METRICS;
-      // the status page's plots: one sample of uplink health a second, the last ten minutes
-      const history = listen === "off" ? null : startHistory(() => daemon.uplinkHealth());
-      const metrics = listen === "off" ? null : await startMetricsServer(daemonMetrics(daemon), listen, statusRoutes(daemon, history?.history ?? null)).catch((e: unknown) => {
-        log.error({ msg: "metrics not served", listen, error: (e as Error).message });
-        return null;
-      });
+      tcpApi = listeners.tcpApi;
+      if (settings.api) log.info({ msg: "API over TCP", listen: settings.api.listen, auth: "bearer token", tls: !!settings.api.tls });
 
       let ready = false;
       const onReconcile = (r: ReconcileRecord) => {
         if (!ready && !r.error) {
           ready = true;
           void sdNotify("READY=1", `STATUS=applied ${file}`);
-          log.info({ msg: "ready", file, api: socketPath(opts.netns), metrics: metrics ? listen : "off" });
+          log.info({ msg: "ready", file, api: socketPath(opts.netns), metrics: listeners.metrics ? listen : "off" });
         }
       };
       daemon.on("reconcile", onReconcile);
+      // set from the daemon's "fatal" event (a box, so the check after `await stopped` is not narrowed to null)
+      const fatal: { error: Error | null } = { error: null };
       // signals are handled before the first apply: a SIGTERM during start-up (systemd stopping a unit that is
       // still starting) stops cleanly, --destroy-on-exit included, instead of killing the process
       const stopped = new Promise<void>((resolve) => {
@@ -110,6 +116,12 @@ export function registerRunCommands(program: Command): void {
         };
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
+        daemon.once("fatal", (e: Error) => {
+          fatal.error = e;
+          log.error({ msg: "stopping: the daemon cannot go on", error: e.message });
+          void sdNotify("STOPPING=1");
+          resolve();
+        });
       });
       const first = await daemon.start();
       onReconcile(first);
@@ -122,12 +134,11 @@ export function registerRunCommands(program: Command): void {
 
       await stopped;
       if (watchdog) clearInterval(watchdog);
-      history?.stop();
-      await daemon.stop(!!opts.destroyOnExit);
-      await new Promise<void>((r) => api.close(() => r()));
-      await tcpApi?.close();
-      if (metrics) await new Promise<void>((r) => metrics.close(() => r()));
+      // a fatal stop leaves the kernel as it is, whatever --destroy-on-exit says: the state that says what to remove is the problem
+      await daemon.stop(!!opts.destroyOnExit && !fatal.error);
+      await listeners.close();
       log.flush?.();
+      if (fatal.error) throw new CliError(`run: ${fatal.error.message}`);
     });
 
   program
