@@ -19,6 +19,7 @@ import { compileOutbound } from "./outbound.js";
 import { extraKey } from "../model/extra.js";
 
 import { NFT_TABLE } from "../model/ownership.js";
+import { NO_INPUTS, targetsOut, withRegistered, type Inputs } from "./inputs.js";
 export { NFT_TABLE };
 
 /** What compile returns: the desired state, the numbers it chose, and notes for the user. */
@@ -28,10 +29,16 @@ export interface Compiled {
   warnings: string[];
 }
 
-/** Compiles a validated config against the host's facts; `down` names the uplinks health checks found dead (outbound policies avoid them). */
-export function compile(resolved: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set()): Compiled {
+/**
+ * Compiles a validated config against the host's facts and the inputs beside
+ * the file (uplinks and targets down, drains, registered targets: see
+ * inputs.ts); `previousTables` keeps the targets' table ids of the last apply.
+ */
+export function compile(config: ResolvedConfig, facts: HostFacts, previousTables: Record<string, string[]> = {}, inputs: Inputs = NO_INPUTS): Compiled {
+  const resolved = withRegistered(config, inputs);
+  const down = inputs.uplinksDown;
   const allocation = allocate(resolved);
-  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, downTargets, drainingTargets);
+  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, targetsOut(inputs), inputs.targetsDraining);
   const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation), compileOutbound(resolved, allocation, facts, down)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));

@@ -14,6 +14,7 @@ import { StateFileError } from "../engine/index.js";
 import { conflictNews, heldKeys } from "./conflictNews.js";
 import { reconcile, destroy, status, planConfig, balancerViews, rememberedFlows, interfaceAddresses } from "../engine/index.js";
 import { LOCAL_CALLER, type Caller } from "./caller.js";
+import { inputsOf, withRegistered, type Inputs } from "../compile/inputs.js";
 import type { Plan } from "../plan/plan.js";
 import { isEmptyPlan } from "../plan/plan.js";
 import { planSummary } from "../plan/format.js";
@@ -166,19 +167,20 @@ export class Daemon extends EventEmitter {
   private readonly joining = new Set<string>();
   private deadlineTimer: NodeJS.Timeout | null = null;
 
-  /** The config with the registered targets in: what every reconcile, plan and check sees. */
+  /** The config with the registered targets in, as compile sees it: what the checks and the BGP speaker see. */
   effective(): ResolvedConfig {
-    return this.registry.merge(this.resolved);
+    return withRegistered(this.resolved, this.inputs());
   }
 
-  /** Compile's inputs beside the config: uplinks and targets down, targets draining. */
-  private inputs() {
-    const drained = this.registry.drained();
-    return {
-      down: this.health.down(),
-      downTargets: drained.size ? new Set([...this.targets.down(), ...drained]) : this.targets.down(),
-      drainingTargets: this.registry.draining(),
-    };
+  /** Compile's inputs beside the config, one value from their owners: health (uplinks, targets) and the registry. */
+  inputs(): Inputs {
+    return inputsOf({
+      uplinksDown: this.health.down(),
+      targetsDown: this.targets.down(),
+      targetsDraining: this.registry.draining(),
+      targetsDrained: this.registry.drained(),
+      registered: this.registry.registeredTargets(),
+    });
   }
 
   /** The balancers as applied, each target with its check's health (null without a check) and where it comes from. */
@@ -416,7 +418,7 @@ export class Daemon extends EventEmitter {
 
   /** The plan the kernel would need now (nothing applied). */
   async plan(): Promise<Plan> {
-    return (await planConfig(() => this.effective(), { netns: this.options.netns, ...this.inputs() })).plan;
+    return (await planConfig(() => this.resolved, { netns: this.options.netns, inputs: this.inputs() })).plan;
   }
 
   /** status of the engine, for the API. */
@@ -480,7 +482,7 @@ export class Daemon extends EventEmitter {
       const started = Date.now();
       try {
         // around conflicts: a foreign object holds back only the changes it stands on, and the rest is repaired now
-        const result = await reconcile({ netns: this.options.netns, load: () => this.effective(), waitMs: 60_000, allowConflicts: true, ...this.inputs() });
+        const result = await reconcile({ netns: this.options.netns, load: () => this.resolved, waitMs: 60_000, allowConflicts: true, inputs: this.inputs() });
         this.lastBalancers = result.outcome.state.applied?.desired.balancers ?? [];
         this.scope = {
           ...watchScope(this.resolved, result.outcome.state.applied?.desired ?? { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] }),

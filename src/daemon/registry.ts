@@ -10,6 +10,7 @@ import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js
 import { boundedMs, boundedTimeout, mustOwn, mustUse, RegistryError } from "./registrationRules.js";
 import type { RegistrationsFile } from "./registrationsFile.js";
 import { targetKey } from "../compile/allocate.js";
+import { inputsOf, withRegistered, type RegisteredTarget } from "../compile/inputs.js";
 import { callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { placeProblems, type LinkAddresses } from "./registrationPlace.js";
 
@@ -60,14 +61,12 @@ export class Registry {
 
   /** The config with every registered target appended to its balancer (registrations the config no longer takes are left out). */
   merge(resolved: ResolvedConfig): ResolvedConfig {
-    if (this.data.registrations.length === 0) return resolved;
-    const loadBalancers = resolved.config.loadBalancers.map((lb) => {
-      if (!lb.registration) return lb;
-      const own = new Set(lb.targets.map((t) => t.name));
-      const extra = this.data.registrations.filter((r) => r.balancer === lb.name && !own.has(String(r.target.name))).map((r) => r.target as unknown as Target);
-      return extra.length ? { ...lb, targets: [...lb.targets, ...extra] } : lb;
-    });
-    return { ...resolved, config: { ...resolved.config, loadBalancers } };
+    return withRegistered(resolved, inputsOf({ registered: this.registeredTargets() }));
+  }
+
+  /** The registered targets, as compile's input (validated with the target schema when added or read). */
+  registeredTargets(): RegisteredTarget[] {
+    return this.data.registrations.map((r) => ({ balancer: r.balancer, target: r.target as unknown as Target }));
   }
 
   /** Registered target names ("BALANCER/TARGET"). */

@@ -9,6 +9,7 @@ import { hostAsBefore } from "../compile/rpFilter.js";
 import type { HostFacts } from "../model/facts.js";
 import type { StateFile } from "../kernel/state.js";
 import { formatIssue } from "../config/errors.js";
+import { NO_INPUTS, type Inputs } from "../compile/inputs.js";
 
 /** The Maglev tables the last apply left, by balancer name. */
 export function previousTables(state: StateFile): Record<string, string[]> {
@@ -22,7 +23,7 @@ export interface HostCompiled extends Compiled {
 }
 
 /** Compiles a config for a host whose facts and state are known. Throws AllocationError when the ranges are too small. */
-export function compileForHost(resolved: ResolvedConfig, facts: HostFacts, state: StateFile, down: ReadonlySet<string> = new Set(), downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set()): HostCompiled {
-  const compiled = compile(resolved, hostAsBefore(facts, state.sysctlOriginals), previousTables(state), down, downTargets, drainingTargets);
+export function compileForHost(resolved: ResolvedConfig, facts: HostFacts, state: StateFile, inputs: Inputs = NO_INPUTS): HostCompiled {
+  const compiled = compile(resolved, hostAsBefore(facts, state.sysctlOriginals), previousTables(state), inputs);
   return { ...compiled, warnings: [...resolved.warnings.map(formatIssue), ...compiled.warnings], facts };
 }

@@ -13,6 +13,7 @@ import type { StateFile } from "../kernel/state.js";
 import { compileForHost } from "./host.js";
 import { rpFilterKeys, startReads } from "./reads.js";
 import { withSession, type SessionOptions } from "./session.js";
+import type { Inputs } from "../compile/inputs.js";
 
 /** What an apply is asked to do. */
 export interface ReconcileRequest extends SessionOptions {
@@ -22,12 +23,8 @@ export interface ReconcileRequest extends SessionOptions {
   /** revert unless confirmed within this many milliseconds */
   confirmTimeoutMs?: number;
   hooks?: ExecuteHooks;
-  /** uplinks whose health checks say down: compile leaves them out of outbound sharing */
-  down?: ReadonlySet<string>;
-  /** load-balancer targets ("BALANCER/TARGET") whose health checks fail: they leave the Maglev table */
-  downTargets?: ReadonlySet<string>;
-  /** targets being drained: out of the table, still served their remembered flows */
-  drainingTargets?: ReadonlySet<string>;
+  /** what besides the file decides the desired state: uplinks and targets down, drains, registered targets */
+  inputs?: Inputs;
 }
 
 /** What an apply did, as data. */
@@ -47,7 +44,7 @@ export async function reconcile(req: ReconcileRequest): Promise<ReconcileResult>
     const { runner } = session;
     const reads = startReads(runner);
     const resolved = req.load();
-    const compiled = compileForHost(resolved, await reads.facts, session.state, req.down, req.downTargets, req.drainingTargets);
+    const compiled = compileForHost(resolved, await reads.facts, session.state, req.inputs);
     const before = session.state;
     const outcome = await applyDesired({
       runner,

@@ -14,6 +14,7 @@ import { compile } from "../../src/compile/index.js";
 import { readFacts } from "../../src/kernel/facts.js";
 import { replaceTableCommands } from "../../src/model/nftTable.js";
 import { cli, configFile, isRoot } from "../helpers/kernel.js";
+import { inputsOf } from "../../src/compile/inputs.js";
 
 const TARGET = { v4: "100.100.0.1", v6: "2001:db8:ff::1" };
 const PORT = 9999;
@@ -140,7 +141,7 @@ describe.skipIf(!isRoot)("outbound policies in namespaces", () => {
   it("with isp1 down every new connection leaves by isp2", async () => {
     const loaded = loadConfigText(readFileSync(file, "utf8"), file);
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.issues));
-    const { desired, warnings } = compile(loaded.value, await readFacts(lab.runner("host")), {}, new Set(["isp1"]));
+    const { desired, warnings } = compile(loaded.value, await readFacts(lab.runner("host")), {}, inputsOf({ uplinksDown: new Set(["isp1"]) }));
     expect(warnings).toContain("outbound lan: uplink isp1 down; new connections by isp2");
     await lab.nft("host", replaceTableCommands(desired.nft!));
     const before = await seen();

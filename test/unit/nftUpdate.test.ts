@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { compile } from "../../src/compile/index.js";
 import { targetUpdate } from "../../src/plan/nftUpdate.js";
 import { mustLoad } from "../helpers/config.js";
+import { inputsOf } from "../../src/compile/inputs.js";
 
 const example = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer.yaml"), "utf8");
 const tableOf = (text: string) => compile(mustLoad(text), { links: {}, rpFilter: {} }).desired.nft!;
@@ -44,7 +45,7 @@ describe("in-place target changes", () => {
 describe("in-place target changes with flow memory", () => {
   const memory = (text: string) => text.replace("    flows:", "    flowMemory: { timeout: 60s }\n    flows:");
   const compileWith = (text: string, downTargets: string[] = [], draining: string[] = []) =>
-    compile(mustLoad(memory(text)), { links: {}, rpFilter: {} }, {}, new Set(), new Set(downTargets), new Set(draining)).desired.nft!;
+    compile(mustLoad(memory(text)), { links: {}, rpFilter: {} }, {}, inputsOf({ targetsDown: new Set(downTargets), targetsDraining: new Set(draining) })).desired.nft!;
   const verbs = (cs: Record<string, unknown>[]) => cs.map((c) => `${Object.keys(c)[0]} ${Object.keys(Object.values(c)[0] as object)[0]}`);
 
   it("a new target brings its flow sets before the rules that use them; the recall chain is rewritten in place", () => {

@@ -9,6 +9,7 @@ import { compile } from "../../src/compile/index.js";
 import { noFacts } from "../../src/model/facts.js";
 import { tableText } from "../../src/model/nftTable.js";
 import { render } from "../../src/render/index.js";
+import { inputsOf } from "../../src/compile/inputs.js";
 
 const UPLINKS = `version: 1
 uplinks:
@@ -34,7 +35,7 @@ const POLICY = (body: string) => `${UPLINKS}outbound:
 ${body}`;
 
 const nftOf = (text: string, down: string[] = []) => {
-  const { desired, warnings } = compile(mustLoad(text), noFacts(), {}, new Set(down));
+  const { desired, warnings } = compile(mustLoad(text), noFacts(), {}, inputsOf({ uplinksDown: new Set(down) }));
   return { text: tableText(desired.nft!), desired, warnings };
 };
 const draws = (text: string) => text.split("\n").filter((l) => /vmap \{ [0-9]+(-[0-9]+)? : /.test(l)).map((l) => l.trim().replace(/ comment .*/, ""));

@@ -12,6 +12,7 @@ import { trace } from "../../src/simulate/trace.js";
 import { compile } from "../../src/compile/index.js";
 import { jhash, scaleToMod } from "../../src/simulate/jhash.js";
 import { mustLoad } from "../helpers/config.js";
+import { inputsOf } from "../../src/compile/inputs.js";
 
 const text = readFileSync(join(import.meta.dirname, "..", "..", "examples", "outbound.yaml"), "utf8");
 const FACTS = {
@@ -35,7 +36,7 @@ const live = kernelView({
 });
 
 function traced(down: string[], src: string) {
-  const { desired } = compile(mustLoad(text), FACTS, {}, new Set(down));
+  const { desired } = compile(mustLoad(text), FACTS, {}, inputsOf({ uplinksDown: new Set(down) }));
   const view = viewAfterApply(live, desired);
   return trace(view, { marks: desired.marks }, { family: 4, src, dst: "8.8.8.8", iif: "lan0", proto: 6, sport: 40000, dport: 443 });
 }
@@ -54,7 +55,7 @@ describe("trace of outbound policies", () => {
   });
 
   it("sticky source: the uplink the kernel's jhash of the address names, the same for every connection of that source", () => {
-    const { desired } = compile(mustLoad(text), FACTS, {}, new Set());
+    const { desired } = compile(mustLoad(text), FACTS, {}, inputsOf({}));
     const guests = desired.marks!.outbound!.find((p) => p.name === "guests")!;
     const seen = new Set<string>();
     for (let i = 2; i < 60; i++) {
