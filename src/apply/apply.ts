@@ -21,12 +21,23 @@ import type { Snapshot } from "./snapshot.js";
 import type { LiveState } from "../plan/live.js";
 import { SYMROUTE_PROTO } from "../model/ownership.js";
 import { extraKey, type Extra } from "../model/extra.js";
+import { kindOf, type ErrorKind } from "../model/errorKind.js";
 
 /** apply was refused before touching the kernel (exit 1). */
 export class RefusedError extends Error {
+  readonly kind: ErrorKind = "refused";
   constructor(message: string) {
     super(message);
     this.name = "RefusedError";
+  }
+}
+
+/** The kernel read back after an apply does not match it: most often another writer changed it meanwhile, so a retry. */
+export class VerifyError extends Error {
+  readonly kind = "retryable" as const;
+  constructor(message: string) {
+    super(`verify: ${message}`);
+    this.name = "VerifyError";
   }
 }
 
@@ -36,6 +47,7 @@ export class RefusedError extends Error {
  * The conflicts come as data, so no caller reads them out of the message.
  */
 export class ConflictError extends RefusedError {
+  override readonly kind: ErrorKind = "conflict";
   constructor(readonly conflicts: string[]) {
     super(`conflicts with objects symroute does not own (left alone; --allow-conflicts applies everything else):\n  ${conflicts.join("\n  ")}`);
     this.name = "ConflictError";
@@ -44,6 +56,8 @@ export class ConflictError extends RefusedError {
 
 /** An apply stopped by a signal; it rolls back like any failure. */
 export class InterruptedError extends Error {
+  /** stopped on purpose: nothing to retry */
+  readonly kind = "refused" as const;
   constructor(readonly signal: string) {
     super(`interrupted by ${signal}`);
     this.name = "InterruptedError";
@@ -77,7 +91,7 @@ export interface ApplyOutcome {
   /** the state file as this apply left it */
   state: StateFile;
   /** set when the apply failed and the snapshot was put back */
-  rolledBack?: { error: string; restored: boolean };
+  rolledBack?: { error: string; restored: boolean; kind: ErrorKind };
   /** the state before this apply, for --confirm-timeout */
   snapshot?: Snapshot;
 }
@@ -151,7 +165,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
   };
   const originals = { ...state.sysctlOriginals };
   for (const s of plan.sysctls) if (!s.restore && originals[s.key] === undefined && s.from !== undefined) originals[s.key] = s.from;
-  if (req.abort?.aborted) return { plan, changed: false, state, rolledBack: { error: new InterruptedError(String(req.abort.reason)).message, restored: true }, snapshot };
+  if (req.abort?.aborted) return { plan, changed: false, state, rolledBack: { error: new InterruptedError(String(req.abort.reason)).message, restored: true, kind: "refused" }, snapshot };
   save({ ...state, sysctlOriginals: originals, journal: { phase: "applying", startedAt: new Date().toISOString(), pid: process.pid, snapshot } });
 
   try {
@@ -192,7 +206,8 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     } finally {
       save(after);
     }
-    return { plan, changed: false, rolledBack: { error, restored }, snapshot, state: after };
+    // a rollback that did not put everything back is no race: what is left needs a look, not a quick retry
+    return { plan, changed: false, rolledBack: { error, restored, kind: restored ? kindOf(e) : "fatal" }, snapshot, state: after };
   }
 }
 
@@ -201,11 +216,11 @@ async function verify(runner: Runner, desired: Desired, priorities: IdRange, ori
   const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)], undefined, !!desired.nftArp || hadArp, false);
   const nftLive = listingFingerprint(live.nft);
   const nftArpLive = listingFingerprint(live.nftArp ?? null);
-  if (desired.nft && !live.nft) throw new Error("verify: nft table inet symroute missing after apply");
-  if (desired.nftArp && !live.nftArp) throw new Error("verify: nft table arp symroute missing after apply");
+  if (desired.nft && !live.nft) throw new VerifyError("nft table inet symroute missing after apply");
+  if (desired.nftArp && !live.nftArp) throw new VerifyError("nft table arp symroute missing after apply");
   const applied = { nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive };
   const again = makePlan({ desired, live, applied, sysctlOriginals: originals, priorities, ownedExtras });
-  if (!isEmptyPlan(again)) throw new Error(`verify: kernel does not match after apply; still to do:\n${formatPlan(again)}`);
+  if (!isEmptyPlan(again)) throw new VerifyError(`kernel does not match after apply; still to do:\n${formatPlan(again)}`);
   return { nftLive, nftArpLive };
 }
 

@@ -13,6 +13,7 @@ import { linkCreateCommands, linkDeleteCommands } from "../model/linkWords.js";
 import { extraWords } from "../model/extra.js";
 import { writeSysctls } from "../kernel/sysctl.js";
 import { NFT_TABLE } from "../compile/index.js";
+import { kindOf, type ErrorKind } from "../model/errorKind.js";
 
 /** The ip batch lines of a plan for one family, in the order they must run. */
 export function batchLines(plan: Plan, family: 4 | 6): BatchLine[] {
@@ -51,12 +52,15 @@ export type Step = "links" | "nft" | "ip4" | "ip6" | "sysctl";
 
 /** Thrown when a step fails; names the step. */
 export class StepError extends Error {
+  /** the kind of what failed inside the step (a race in an ip batch is retryable) */
+  readonly kind: ErrorKind;
   constructor(
     readonly step: Step,
     readonly failure: unknown,
   ) {
     super(`${step}: ${failure instanceof Error ? failure.message : String(failure)}`);
     this.name = "StepError";
+    this.kind = kindOf(failure);
   }
 }
 

@@ -25,7 +25,10 @@ export interface Allocation {
 }
 
 /** Thrown when a range runs out; the CLI reports it against allocate.*. */
-export class AllocationError extends Error {}
+export class AllocationError extends Error {
+  /** the ranges are too small for the config: nothing changes until someone widens them */
+  readonly kind = "refused" as const;
+}
 
 /** Allocates every id the config leaves implicit. */
 export function allocate(resolved: ResolvedConfig): Allocation {
