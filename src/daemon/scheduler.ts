@@ -47,8 +47,10 @@ export interface RunnerOptions<Reason, Result> {
   /** the first backoff after a failure, doubled up to the maximum */
   backoffMinMs?: number;
   backoffMaxMs?: number;
-  /** runs one reconcile for the reasons gathered; `full` when any asked for a full comparison */
-  run: (reasons: Reason[], full: boolean) => Promise<{ kind: RunKind; result: Result }>;
+  /** runs one reconcile for the reasons gathered; `full` when any asked for a full comparison; `since`: the first request's time */
+  run: (reasons: Reason[], full: boolean, since: number) => Promise<{ kind: RunKind; result: Result }>;
+  /** told after each run how it ended and the backoff now in force (0: none, or a retry at once) */
+  settled?: (kind: RunKind, backoffMs: number) => void;
 }
 
 /** How a request wants its run. */
@@ -72,8 +74,9 @@ export class RunnerStopped extends Error {
 export class ReconcileRunner<Reason, Result> {
   private pending: Reason[] = [];
   private pendingFull = false;
-  /** a run was asked for since the last one started */
+  /** a run was asked for since the last one started, first at this time */
   private wanted = false;
+  private firstAt: number | null = null;
   /** the pending requests' quiet point (the latest they wish to wait to) and hard limit (the soonest any must run) */
   private wishAt: number | null = null;
   private limitAt: number | null = null;
@@ -122,6 +125,7 @@ export class ReconcileRunner<Reason, Result> {
     this.pending.push(...reasons);
     this.pendingFull ||= !!options.full;
     this.wanted = true;
+    this.firstAt ??= now;
     const delay = options.delayMs ?? this.options.debounceMs;
     // a burst waits for quiet, but none of it longer than the maximum wait; an asked-for 0 means now
     let wish = now + delay;
@@ -143,6 +147,7 @@ export class ReconcileRunner<Reason, Result> {
     if (this.stopping) return Promise.reject(new RunnerStopped());
     this.pending.push(...reasons);
     this.pendingFull ||= full;
+    this.firstAt ??= this.options.clock.now();
     if (!this.inFlight) return this.startRun();
     this.shared ??= this.inFlight.then(
       () => this.afterShared(),
@@ -200,7 +205,9 @@ export class ReconcileRunner<Reason, Result> {
     this.wanted = false;
     this.wishAt = null;
     this.limitAt = null;
-    const run = this.options.run(reasons, full).then(
+    const since = this.firstAt ?? this.options.clock.now();
+    this.firstAt = null;
+    const run = this.options.run(reasons, full, since).then(
       ({ kind, result }) => {
         this.settle(kind);
         return result;
@@ -222,6 +229,11 @@ export class ReconcileRunner<Reason, Result> {
 
   /** The next run after one that ended so: backoff, a retry at once, or nothing until asked. */
   private settle(kind: RunKind): void {
+    this.decide(kind);
+    this.options.settled?.(kind, this.backoff);
+  }
+
+  private decide(kind: RunKind): void {
     const now = this.options.clock.now();
     if (kind === "ok" || kind === "conflict") {
       // a conflict is not a failure to back off from: the event that removes the foreign object brings the repair

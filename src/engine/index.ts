@@ -16,3 +16,7 @@ export { hostSystemdVersion } from "./hostTools.js";
 // the state and registrations files, as the edges may see them: read and checked here, written by the engine
 export { readState, StateFileError } from "../kernel/state.js";
 export { readRegistrationsText, writeRegistrations } from "../kernel/registrations.js";
+export { deleteConnectionsByMark, rememberedFlowsIn } from "./connections.js";
+// the long-lived children the daemon watches and probes with (each dies with the daemon)
+export { startKernelMonitor, type KernelMonitor, type MonitorSource } from "../kernel/monitor.js";
+export { CheckProber } from "../kernel/checkProber.js";
