@@ -99,6 +99,8 @@ export class Daemon extends EventEmitter {
       maxDelayMs: options.maxDelayMs ?? 250,
       intervalMs: options.reconcileIntervalMs,
       run: (reasons, _full, since) => this.reconcileOnce(reasons, since),
+      intervalReason: { kind: "interval" },
+      retryReason: { kind: "retry" },
       settled: (kind, backoffMs) => this.settled(kind, backoffMs),
     });
     this.deadlines = new DeadlineWatch({

@@ -49,6 +49,9 @@ export interface RunnerOptions<Reason, Result> {
   backoffMaxMs?: number;
   /** runs one reconcile for the reasons gathered; `full` when any asked for a full comparison; `since`: the first request's time */
   run: (reasons: Reason[], full: boolean, since: number) => Promise<{ kind: RunKind; result: Result }>;
+  /** the reasons the runner gives its own runs: the periodic one and a retry */
+  intervalReason?: Reason;
+  retryReason?: Reason;
   /** told after each run how it ended and the backoff now in force (0: none, or a retry at once) */
   settled?: (kind: RunKind, backoffMs: number) => void;
 }
@@ -102,7 +105,7 @@ export class ReconcileRunner<Reason, Result> {
     if (this.stopping || this.options.intervalMs <= 0) return;
     const tick = () => {
       this.intervalTimer = this.options.clock.setTimeout(tick, this.options.intervalMs);
-      this.request([], { delayMs: 0, full: true });
+      this.request(this.own(this.options.intervalReason), { delayMs: 0, full: true });
     };
     this.intervalTimer = this.options.clock.setTimeout(tick, this.options.intervalMs);
   }
@@ -129,7 +132,8 @@ export class ReconcileRunner<Reason, Result> {
     const delay = options.delayMs ?? this.options.debounceMs;
     // a burst waits for quiet, but none of it longer than the maximum wait; an asked-for 0 means now
     let wish = now + delay;
-    let limit = delay === 0 ? now : now + Math.max(delay, this.options.maxDelayMs);
+    // an urgent request runs after its own quiet time, whatever waits before it; others may wait up to the maximum
+    let limit = delay === 0 || options.urgent ? now + delay : now + Math.max(delay, this.options.maxDelayMs);
     if (!options.urgent && this.backoff > 0) {
       wish = Math.max(wish, this.lastFailureAt + this.backoff);
       limit = Math.max(limit, this.lastFailureAt + this.backoff);
@@ -246,10 +250,14 @@ export class ReconcileRunner<Reason, Result> {
       // a race with another writer: once more at once; the same failure again is no race, and backs off
       this.retried = true;
       this.backoff = 0;
-      if (!this.stopping) this.request([], { delayMs: 0, full: true });
+      if (!this.stopping) this.request(this.own(this.options.retryReason), { delayMs: 0, full: true });
       return;
     }
     this.backoff = Math.min(this.max, this.backoff ? this.backoff * 2 : this.min);
-    if (!this.stopping) this.request([], { delayMs: this.backoff, full: true });
+    if (!this.stopping) this.request(this.own(this.options.retryReason), { delayMs: this.backoff, full: true });
+  }
+
+  private own(reason: Reason | undefined): Reason[] {
+    return reason === undefined ? [] : [reason];
   }
 }

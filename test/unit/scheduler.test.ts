@@ -110,15 +110,23 @@ describe("reconcile runner", () => {
     expect(runs).toHaveLength(2);
   });
 
-  it("an urgent request runs through a backoff", async () => {
+  it("an urgent request runs through a backoff, and through what waits for it", async () => {
     const { clock, runs, runner } = setup({ auto: ["fatal", "fatal", "ok"] });
     runner.request(["e"], { delayMs: 0 });
     await clock.advance(0);
     await clock.advance(100);
     expect(runner.backoffMs()).toBe(200);
-    runner.request(["link up"], { delayMs: 0, urgent: true });
-    await clock.advance(0);
-    expect(runs.map((r) => r.reasons)).toEqual([["e"], [], ["link up"]]);
+    runner.request(["event"]); // waits out the backoff: due at 300
+    await clock.advance(10);
+    runner.request(["link up"], { urgent: true }); // its own quiet time (20 ms), not the backoff
+    await clock.advance(19);
+    expect(runs).toHaveLength(2);
+    await clock.advance(1);
+    expect(runs.map((r) => [r.at, r.reasons])).toEqual([
+      [0, ["e"]],
+      [100, []],
+      [130, ["event", "link up"]],
+    ]);
   });
 
   it("callers during a run share the next run, and events during it are not lost", async () => {
