@@ -11,6 +11,7 @@ import type { Clock } from "./scheduler.js";
 import type { Registry } from "./registry.js";
 import type { BalancerInfo } from "../model/balancer.js";
 import type { Reason } from "./reasons.js";
+import { last20, type DaemonSnapshot } from "./snapshot.js";
 
 /** Why a drain ended. */
 export type DrainEnd = "flows ended" | "timeout" | "stateless";
@@ -23,8 +24,11 @@ export interface DeadlineHost {
   balancers(): BalancerInfo[];
   /** remembered flows per target; throws when the kernel cannot be read */
   rememberedFlows(balancers: BalancerInfo[]): Promise<Map<string, number>>;
-  leaseExpired(key: string): void;
-  drainFinished(key: string, why: DrainEnd, flowsLeft: number | null): void;
+  /** the daemon's own state: leases expired and drains finished are recorded there (the last 20 of each) */
+  snap: Pick<DaemonSnapshot, "leasesExpired" | "drainsFinished">;
+  log(level: "info" | "warn", fields: Record<string, unknown>): void;
+  /** "leaseExpired" with the target's key, for the metrics */
+  emit(event: "leaseExpired", key: string): void;
   /** a reconcile for what changed; resolves once it ran */
   reconcile(reasons: Reason[]): Promise<void>;
   /** no drain or lease is looked at after stop began */
@@ -74,8 +78,11 @@ export class DeadlineWatch {
     const { registry, clock } = this.host;
     if (this.host.stopping()) return;
     const reasons: Reason[] = [];
+    const at = () => new Date(clock.now()).toISOString();
     for (const key of registry.expire()) {
-      this.host.leaseExpired(key);
+      this.host.snap.leasesExpired = last20(this.host.snap.leasesExpired, { target: key, at: at() });
+      this.host.log("warn", { msg: "lease expired; target removed", target: key });
+      this.host.emit("leaseExpired", key);
       reasons.push({ kind: "target", target: key, change: "lease expired" });
     }
     const drains = registry.drains();
@@ -91,7 +98,8 @@ export class DeadlineWatch {
         const why: DrainEnd | null = !keeps ? "stateless" : now >= d.deadline ? "timeout" : left === 0 ? "flows ended" : null;
         if (!why || this.host.stopping()) continue;
         registry.finishDrain(d.key);
-        this.host.drainFinished(d.key, why, left);
+        this.host.snap.drainsFinished = last20(this.host.snap.drainsFinished, { target: d.key, at: at(), why });
+        this.host.log("info", { msg: "drain finished; target left", target: d.key, why, flowsLeft: left });
         reasons.push({ kind: "target", target: d.key, change: "drain finished" });
       }
     }

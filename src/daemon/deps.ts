@@ -116,3 +116,18 @@ export function realDeps(): DaemonDeps {
     speaker: (inputs) => BgpAnnouncer.start(inputs),
   };
 }
+
+/** How the daemon runs. */
+export interface DaemonOptions {
+  netns?: string;
+  /** reads and checks the config file (again on reload) */
+  load: () => ResolvedConfig;
+  /** the config as already loaded at start (else `load` is called) */
+  initial?: ResolvedConfig;
+  reconcileIntervalMs: number;
+  debounceMs: number;
+  /** the longest a reconcile waits behind a stream of events */
+  maxDelayMs?: number;
+  /** the world the daemon acts on; tests hand in fakes */
+  deps?: DaemonDeps;
+}
