@@ -1,0 +1,38 @@
+/**
+ * The one parser of kernel events (daemon/events.ts), against lines captured
+ * from this machine's `ip monitor link address route rule netconf` and `nft
+ * monitor` (iproute2 6.1, nftables 1.0.6: `ip -j monitor` prints text, so the
+ * lines are parsed here and only here). Each line is a real one; the kinds are
+ * what the daemon must make of them with eth1 and table 1000 in its scope.
+ */
+import { describe, expect, it } from "vitest";
+import { classifyEvent, type EventKind } from "../../src/daemon/events.js";
+
+const scope = { tables: new Set([1000]), interfaces: new Set(["eth1"]) };
+
+const CAPTURED: [source: "ip" | "nft", line: string, kind: EventKind | null][] = [
+  ["ip", "inet eth1 forwarding off rp_filter off mc_forwarding off proxy_neigh off ignore_routes_with_linkdown off ", "sysctl"],
+  ["ip", "inet eth1p forwarding off rp_filter off mc_forwarding off proxy_neigh off ignore_routes_with_linkdown off ", null],
+  ["ip", "inet eth1 rp_filter loose ", "sysctl"],
+  ["ip", "2: eth1p@NONE: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default ", null],
+  ["ip", "3: eth1@eth1p: <NO-CARRIER,BROADCAST,MULTICAST,UP,M-DOWN> mtu 1500 qdisc noqueue state LOWERLAYERDOWN group default ", "link"],
+  ["ip", "3: eth1    inet 203.0.113.8/24 scope global eth1", "address"],
+  ["ip", "Deleted 3: eth1    inet 203.0.113.8/24 scope global eth1", "address"],
+  ["ip", "1000:\tfrom 203.0.113.8 lookup 1000 proto 97", "rule"],
+  ["ip", "Deleted 1000:\tfrom 203.0.113.8 lookup 1000 proto 97", "rule"],
+  ["ip", "default via 203.0.113.1 dev eth1 table 1000 proto 97 linkdown ", "route"],
+  ["ip", "local 203.0.113.8 dev eth1 table local proto kernel scope host src 203.0.113.8 ", null],
+  ["ip", "Deleted 203.0.113.0/24 dev eth1 proto kernel scope link src 203.0.113.8 linkdown ", null],
+  ["ip", "10.2.0.0/16 dev lo table 100 proto 97 scope link ", "route"],
+  ["nft", "add table inet symroute", "nft"],
+  ["nft", "add chain inet symroute pre { type filter hook prerouting priority mangle; policy accept; }", "nft"],
+  ["nft", "delete table inet symroute", "nft"],
+  ["nft", "# new generation 4 by process 30758 (nft)", null],
+  ["nft", "add table inet other", null],
+];
+
+describe("kernel events, from captured lines", () => {
+  it.each(CAPTURED)("%s: %s", (source, line, kind) => {
+    expect(classifyEvent(source, line, scope)).toBe(kind);
+  });
+});
