@@ -8,13 +8,13 @@ import { chmodSync, lstatSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import type { Daemon } from "./daemon.js";
 import { formatIssue } from "../config/errors.js";
-import { ensureStateDir } from "../kernel/state.js";
+import { ensureStateDir } from "../engine/index.js";
 import { join } from "node:path";
 import { RegistryError } from "./registry.js";
 import { parseTokenFile, TokenFileError, type ApiToken } from "./tokens.js";
 import { callerMayUse, callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { durationMs } from "../config/schema.js";
-import { stateDir } from "../kernel/state.js";
+import { stateDir } from "../engine/index.js";
 
 /** The API version in every path and every answer. */
 export const API_VERSION = 1;

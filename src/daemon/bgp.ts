@@ -11,7 +11,7 @@ import type { Bgp, Config } from "../config/schema.js";
 import { durationMs } from "../config/schema.js";
 import { bgpSettingsOf, neighborProtocol, renderBird } from "../bgp/bird.js";
 import { vipReadiness, vipsOf, type TargetState } from "../bgp/ready.js";
-import { birdConfigure, birdExported, birdPaths, birdProtocols, startBird, writeBirdFile, type BirdProcess } from "../kernel/bird.js";
+import { birdConfigure, birdExported, birdPaths, birdProtocols, startBird, writeBirdFile, type BirdProcess } from "../engine/index.js";
 
 type Log = (level: "debug" | "info" | "warn" | "error", fields: Record<string, unknown>) => void;
 

@@ -8,8 +8,8 @@
  */
 import { isIP } from "node:net";
 import { UplinkHealth, type CheckSettings, type HealthSnapshot, type Transition } from "./health.js";
-import { startUplinkProbes, type ProbeSources, type UplinkProbes } from "../kernel/prober.js";
-import { CheckProber } from "../kernel/checkProber.js";
+import { startUplinkProbes, type ProbeSources, type UplinkProbes } from "../engine/index.js";
+import { CheckProber } from "../engine/index.js";
 
 /** One thing to check: its key, its check and the addresses its probes leave from. */
 export interface Checked {

@@ -12,8 +12,8 @@ import type { CheckMethod, CheckSettings } from "./health.js";
 import type { TargetCheck, LoadBalancer } from "../config/schema.js";
 
 type Target = LoadBalancer["targets"][number];
-import { readIpState } from "../kernel/ipState.js";
-import { ProcessRunner } from "../kernel/runner.js";
+import { readIpState } from "../engine/index.js";
+import { ProcessRunner } from "../engine/index.js";
 import { sourcesOf, type Checked, type CheckedView } from "./probedHealth.js";
 
 /** A target's health as the API shows it; `key` is "BALANCER/TARGET". */

@@ -6,8 +6,8 @@
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import { checkSettings } from "./health.js";
-import { readIpState } from "../kernel/ipState.js";
-import { ProcessRunner } from "../kernel/runner.js";
+import { readIpState } from "../engine/index.js";
+import { ProcessRunner } from "../engine/index.js";
 import { sourcesOf, type Checked, type CheckedView } from "./probedHealth.js";
 
 /** One uplink's health as the API shows it. */

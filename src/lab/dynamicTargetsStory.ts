@@ -15,7 +15,7 @@ import { examplePath } from "./examples.js";
 import { loader, sleep, until, type Say } from "./story.js";
 import { Daemon } from "../daemon/daemon.js";
 import { readFileSync } from "node:fs";
-import { registrationsPath } from "../kernel/registrations.js";
+import { registrationsPath } from "../engine/index.js";
 
 /** Each target's flows: how many, and how many broke. */
 function byTarget(st: FlowStatus): Map<string, { flows: number; broken: number }> {

@@ -7,7 +7,7 @@ import type { Lab } from "./lab.js";
 import { tcpEcho } from "./traffic.js";
 import { loadConfigText } from "../config/load.js";
 import { formatIssue } from "../config/errors.js";
-import type { ApplyOutcome } from "../apply/apply.js";
+import type { ApplyOutcome } from "../engine/index.js";
 import { destroy, reconcile } from "../engine/index.js";
 import { planSummary } from "../plan/format.js";
 import type { ResolvedConfig } from "../config/resolved.js";

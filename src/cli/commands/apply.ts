@@ -5,12 +5,12 @@
 import type { Command } from "commander";
 import { CliError, EXIT, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
-import { RefusedError, type ApplyOutcome } from "../../apply/apply.js";
-import type { ExecuteHooks } from "../../apply/execute.js";
+import { RefusedError, type ApplyOutcome } from "../../engine/index.js";
+import type { ExecuteHooks } from "../../engine/index.js";
 import { formatPlan, planSummary } from "../../plan/format.js";
 import { confirm, destroy, interruptSignal, reconcile, revert, status, DEFAULT_WAIT_MS } from "../../engine/index.js";
-import type { LockHolder } from "../../kernel/lock.js";
-import { readState } from "../../kernel/state.js";
+import type { LockHolder } from "../../engine/index.js";
+import { readState } from "../../engine/index.js";
 import { callDaemon } from "../../daemon/client.js";
 import type { DaemonSnapshot } from "../../daemon/daemon.js";
 import type { StatusReport } from "../../engine/index.js";

@@ -6,10 +6,10 @@
 import type { Command } from "commander";
 import { printJson, runnerFor } from "../common.js";
 import { readKernelView } from "../../engine/simView.js";
-import { readFacts } from "../../kernel/facts.js";
+import { readFacts } from "../../engine/index.js";
 import { readStateOrEmpty } from "../common.js";
 import { diagnose } from "../../simulate/doctor.js";
-import { planAgainstKernel } from "../../apply/apply.js";
+import { planAgainstKernel } from "../../engine/index.js";
 import { ruleKey } from "../../model/rule.js";
 import { routeKey } from "../../model/route.js";
 

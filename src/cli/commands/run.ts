@@ -11,7 +11,7 @@ import { socketPath } from "../../daemon/api.js";
 import type { TcpApi } from "../../daemon/tcpApi.js";
 import { callDaemon } from "../../daemon/client.js";
 import { checkStateFile, startable, startListeners } from "./runStart.js";
-import { monotonicUsec, sdNotify, watchdogIntervalMs } from "../../kernel/notify.js";
+import { monotonicUsec, sdNotify, watchdogIntervalMs } from "../../engine/index.js";
 
 /** Where the host's daemon serves metrics when its file does not say. */
 export const DEFAULT_METRICS = "127.0.0.1:9479";
