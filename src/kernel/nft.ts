@@ -38,7 +38,7 @@ function stripHandles(obj: NftObject): NftObject {
  * about 5 µs an element, and `nft -t list table` still fetches them all;
  * `-t list ruleset` does not). Counters are left out as in readNftTable.
  */
-export async function readNftStructure(runner: Runner, name: string, stateless = true): Promise<{ inet: NftObject[] | null; arp: NftObject[] | null }> {
+export async function readNftStructure(runner: Runner, name: string, stateless = true): Promise<{ inet: NftObject[] | null; arp: NftObject[] | null; netdev: NftObject[] | null }> {
   const res = await runner.run(["nft", "-j", "-t", ...(stateless ? ["-s"] : []), "list", "ruleset"]);
   const objects = (JSON.parse(res.stdout) as { nftables: NftObject[] }).nftables;
   const ofTable = (family: string): NftObject[] | null => {
@@ -48,7 +48,7 @@ export async function readNftStructure(runner: Runner, name: string, stateless =
     });
     return own.length ? own.map(stripHandles) : null;
   };
-  return { inet: ofTable("inet"), arp: ofTable("arp") };
+  return { inet: ofTable("inet"), arp: ofTable("arp"), netdev: ofTable("netdev") };
 }
 
 /**

@@ -25,6 +25,8 @@ export interface BalancerInfo {
   vips: string[];
   targets: BalancerTarget[];
   flows: string[];
+  /** the fast path: the interfaces whose netdev ingress chains forward the port flows straight to their targets */
+  fastPath?: { ingress: string[] };
   /** owner (target name) of each entry */
   table: string[];
   /** the IPv6 table, when some targets serve IPv4 only */

@@ -52,7 +52,7 @@ describe("in-place target changes with flow memory", () => {
     expect(update).not.toBeNull();
     const v = verbs(update.commands);
     expect(v.slice(0, 2)).toEqual(["add set", "add set"]);
-    expect(v.filter((x) => x === "flush chain").length).toBe(2); // recall4 and recall6
+    expect(v.filter((x) => x === "flush chain").length).toBe(4); // recall4, recall6 and the SYN chains syn4, syn6
     expect(v).not.toContain("flush set");
   });
 
