@@ -71,16 +71,16 @@ export async function runNftTransaction(runner: Runner, commands: Record<string,
 }
 
 /**
- * How many elements each named set of symroute's inet table holds now (flow
+ * How many elements each named set of symroute's inet (or netdev) table holds now (flow
  * memory: filled by packets). One listing per set: a set's elements cost nft
  * about 5 µs each to list, so only the sets asked for are read. A set that
  * does not exist counts as absent from the answer.
  */
-export async function countSetElements(runner: Runner, table: string, names: string[]): Promise<Map<string, number>> {
+export async function countSetElements(runner: Runner, table: string, names: string[], family: "inet" | "netdev" = "inet"): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   await Promise.all(
     names.map(async (name) => {
-      const res = await runner.run(["nft", "-j", "list", "set", "inet", table, name], { allowFailure: true });
+      const res = await runner.run(["nft", "-j", "list", "set", family, table, name], { allowFailure: true });
       if (res.code !== 0) return;
       const listing = JSON.parse(res.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
       out.set(name, listing.nftables.find((o) => o.set)?.set?.elem?.length ?? 0);
