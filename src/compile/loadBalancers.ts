@@ -8,7 +8,7 @@
 import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
 import type { NftRule } from "../model/nftTable.js";
-import type { BalancerInfo } from "../model/balancer.js";
+import type { BalancerInfo, FastFlow } from "../model/balancer.js";
 import { matchNfproto, rememberFlow } from "../model/nftExpr.js";
 import { durationMs } from "../config/schema.js";
 import { counter, drop, gotoChain, hashIntoMark, matchDaddr, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr } from "../model/nftExpr.js";
@@ -212,7 +212,7 @@ function compileOne(lb: LoadBalancer, index: number, alloc: Allocation, previous
       ...(t.via6 ? { via6: canonicalAddress(t.via6) } : {}),
     })),
     flows: lb.flows.map((f) => f.name),
-    ...(lb.fastPath ? { fastPath: { ingress: [...lb.fastPath.ingress] } } : {}),
+    ...(lb.fastPath ? { fastPath: { ingress: [...lb.fastPath.ingress], flows: fastFlows(lb) } } : {}),
     table: table4,
     ...(families.has(6) && table6 !== table ? { table6 } : {}),
   };
@@ -250,4 +250,18 @@ function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family
     out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: true });
   }
   return out;
+}
+
+/** The port flows in priority order, as the fast path matches them (for the simulator). */
+function fastFlows(lb: LoadBalancer): FastFlow[] {
+  return [...lb.flows]
+    .sort((a, b) => a.priority - b.priority)
+    .filter((f) => f.protocols.some((p) => PORT_PROTOCOLS.includes(p)))
+    .map((f) => ({
+      name: f.name,
+      protocols: f.protocols.filter((p) => PORT_PROTOCOLS.includes(p)),
+      ...(f.destinationPorts?.length ? { destinationPorts: [...f.destinationPorts] } : {}),
+      ...(f.sourcePorts?.length ? { sourcePorts: [...f.sourcePorts] } : {}),
+      ...(f.sources?.length ? { sources: [...f.sources] } : {}),
+    }));
 }

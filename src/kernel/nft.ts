@@ -94,9 +94,9 @@ export async function countSetElements(runner: Runner, table: string, names: str
  * the name of the first that does, or null. The key's parts are parsed
  * addresses and port numbers, never text from a file.
  */
-export async function findRememberedFlow(runner: Runner, table: string, sets: { name: string; set: string }[], key: { src: string; dst: string; sport: number; dport: number }): Promise<string | null> {
+export async function findRememberedFlow(runner: Runner, table: string, sets: { name: string; set: string }[], key: { src: string; dst: string; sport: number; dport: number }, family: "inet" | "netdev" = "inet"): Promise<string | null> {
   const element = `{ ${key.src} . ${key.dst} . ${key.sport} . ${key.dport} }`;
-  const hits = await Promise.all(sets.map(async (s) => (await runner.run(["nft", "get", "element", "inet", table, s.set, element], { allowFailure: true })).code === 0));
+  const hits = await Promise.all(sets.map(async (s) => (await runner.run(["nft", "get", "element", family, table, s.set, element], { allowFailure: true })).code === 0));
   const i = hits.indexOf(true);
   return i >= 0 ? sets[i].name : null;
 }

@@ -73,6 +73,12 @@ export interface Packet {
   sport?: number;
   dport?: number;
   uid?: number;
+  /** the IPv4 TTL or IPv6 hop limit on arrival (absent: enough) */
+  ttl?: number;
+  /** a fragment (the first or a later one) */
+  fragment?: boolean;
+  /** a TCP SYN without ACK: a new connection, which takes the Maglev table's decision even when its 4-tuple is remembered */
+  syn?: boolean;
 }
 
 /** Route types the kernel reports (plus the lack of any route, reported as unreachable). */

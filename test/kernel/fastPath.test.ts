@@ -13,6 +13,9 @@ import { Lab } from "../../src/lab/lab.js";
 import { buildLoadBalancer, LB, probe } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
 import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
+import { loadConfigText } from "../../src/config/load.js";
+import { compile } from "../../src/compile/index.js";
+import { trace } from "../../src/simulate/trace.js";
 
 const base = readFileSync(examplePath("load-balancer.yaml"), "utf8");
 const fast = (text: string) => text.replace("    flows:", "    fastPath: { ingress: [ext-vlan0] }\n    flows:");
@@ -70,6 +73,16 @@ describe.skipIf(!isRoot)("load balancer fast path", () => {
     // a TCP connection is at least SYN, ACK and FIN from the client; a UDP probe one datagram
     expect(after.fast - before.fast).toBeGreaterThanOrEqual(2 * 200 * 3 + 2 * 200);
     expect(after.routed - before.routed, "the routed path saw none of these flows").toBe(0);
+    // the simulator names the same targets (differential): its fast path forwards to the via of the target that answered
+    const loaded = loadConfigText(fast(base), "fast.yaml");
+    if (!loaded.ok) throw new Error("config");
+    const balancers = compile(loaded.value, { links: {}, rpFilter: {} }).desired.balancers;
+    const predicted = sports.map((sport) => trace({ rules: [], routes: [], addresses: [] }, { balancers }, { family: 4, src: LB.client.v4, dst: LB.vip4, iif: "ext-vlan0", proto: 6, sport, dport: LB.tcpPort }).result.via);
+    expect(predicted).toEqual(routed.t4.map((name) => LB.targets.find((t) => t.name === name)?.v4));
+    const traced = cli(["trace", "--netns", fe(), "--from", LB.client.v4, "--to", LB.vip4, "--iif", "ext-vlan0", "--proto", "tcp", "--sport", String(sports[0]), "--dport", String(LB.tcpPort)]);
+    expect(traced.stdout).toContain(`fast path (netdev ingress on ext-vlan0): fwd ip to ${LB.targets.find((t) => t.name === routed.t4[0])!.v4}`);
+    const fragment = cli(["trace", "--netns", fe(), "--from", LB.client.v4, "--to", LB.vip4, "--iif", "ext-vlan0", "--proto", "udp", "--sport", "1234", "--dport", String(LB.udpPort), "--fragment"]);
+    expect(fragment.stdout).toContain("fast path not taken: a fragment");
     // lb show counts the fast path per target
     const show = JSON.parse(cli(["lb", "show", "stream-a", "--netns", fe(), "--json"]).stdout) as { targets: { name: string; fastPackets?: number }[] };
     for (const t of show.targets) expect(t.fastPackets, t.name).toBeGreaterThan(0);
