@@ -172,7 +172,9 @@ export function registerLbCommand(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts: { netns?: string; json?: boolean }) => {
       const all = await views(opts.netns);
-      const rows = all.flatMap((b) => Object.entries(b.flowMatches).map(([flow, matches]) => ({ balancer: b.name, flow, matches })));
+      // the fast path counts per target, not per flow: one row for all its flows
+      const fastRow = (b: (typeof all)[number]) => (b.targets.some((t) => t.fastPackets !== undefined) ? [{ balancer: b.name, flow: "(fast path, all port flows)", matches: b.targets.reduce((n, t) => n + (t.fastPackets ?? 0), 0) }] : []);
+      const rows = all.flatMap((b) => [...Object.entries(b.flowMatches).map(([flow, matches]) => ({ balancer: b.name, flow, matches })), ...fastRow(b)]);
       if (opts.json) return printJson(rows);
       const lines = rows.map((r) => `  ${r.balancer.padEnd(16)} ${r.flow.padEnd(30)} ${String(r.matches).padStart(9)} packets`);
       process.stdout.write((lines.length ? lines : ["no load balancers applied"]).join("\n") + "\n");
