@@ -143,6 +143,13 @@ describe.skipIf(!isRoot)("load balancer fast path", () => {
     expect(change.plan.nftNetdev.action).toBe("update");
     expect((await tcp(LB.vip4, sports)).filter((t) => t === "target-d" || t === null)).toEqual([]);
     apply(fast(base));
+    // turned off: the netdev table goes, the routed path stays as it was and serves the flows
+    const off = apply(base, "off.yaml");
+    expect(off.plan.nftNetdev.action).toBe("delete");
+    expect(off.plan.nft.action).toBe("none");
+    expect((await lab.exec("fe", ["nft", "list", "tables"])).stdout).not.toContain("netdev");
+    expect((await tcp(LB.vip4, sports.slice(0, 20))).filter((t) => t === null)).toEqual([]);
+    apply(fast(base));
     // destroy removes it with the rest
     expect(cli(["destroy", "--netns", fe()]).code).toBe(0);
     expect((await lab.exec("fe", ["nft", "list", "tables"])).stdout).not.toContain("netdev");
