@@ -3,7 +3,8 @@
  * flow hashed with `jhash` (explicit seed) into the Maglev table, which jumps
  * to the target's chain; that chain sets the target's mark, and `ip rule
  * fwmark` sends the packet to the target's own table (`default via TARGET`).
- * Replies from the VIPs leave by `from VIP lookup <egress table>`.
+ * Replies from the VIPs leave by `from VIP lookup <egress table>`. With
+ * `fastPath`, fastPath.ts repeats the same decision at ingress (netdev table).
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
