@@ -50,7 +50,7 @@ export async function rollback(runner: Runner, snapshot: Snapshot, priorities: I
     links: [],
     requires: [],
   };
-  const plan = makePlan({ desired: target, live: { ...live, nft: null, nftArp: null }, applied: null, sysctlOriginals: {}, priorities });
+  const plan = makePlan({ desired: target, live: { ...live, nft: null, nftArp: null, nftNetdev: null }, applied: null, sysctlOriginals: {}, priorities });
   for (const family of [4, 6] as const) {
     // a failing line stops a batch; retry line by line so one bad line does not stop the rest of the restore
     const lines: BatchLine[] = batchLines(plan, family);
@@ -63,7 +63,7 @@ export async function rollback(runner: Runner, snapshot: Snapshot, priorities: I
   await writeSysctls(runner, snapshot.sysctls).catch(() => undefined);
   for (const ifname of snapshot.createdLinks ?? []) await runner.run(["ip", "link", "del", ifname], { allowFailure: true });
   const after = await readLive(runner, keys, undefined, true, false);
-  const check = makePlan({ desired: target, live: { ...after, nft: null, nftArp: null }, applied: null, sysctlOriginals: {}, priorities });
+  const check = makePlan({ desired: target, live: { ...after, nft: null, nftArp: null, nftNetdev: null }, applied: null, sysctlOriginals: {}, priorities });
   // listings compared by structure: a terse one has no map elements to compare
   const same = (a: Snapshot["nft"] | undefined, b: Snapshot["nft"] | undefined) => JSON.stringify(a ? structureOf(a) : null) === JSON.stringify(b ? structureOf(b) : null);
   return !missing && isEmptyPlan(check) && same(after.nft, snapshot.nft) && same(after.nftArp, snapshot.nftArp) && (snapshot.nftNetdevTouched !== true || same(after.nftNetdev, snapshot.nftNetdev));

@@ -12,10 +12,12 @@ import { readFileSync } from "node:fs";
 import { Lab } from "../../src/lab/lab.js";
 import { buildLoadBalancer, LB, probe } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
-import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
+import { cli, configFile, isRoot, kernelSnapshot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
 import { loadConfigText } from "../../src/config/load.js";
 import { compile } from "../../src/compile/index.js";
 import { trace } from "../../src/simulate/trace.js";
+import { reconcile } from "../../src/engine/index.js";
+import { FaultyRunner } from "../helpers/faulty.js";
 
 const base = readFileSync(examplePath("load-balancer.yaml"), "utf8");
 const fast = (text: string) => text.replace("    flows:", "    fastPath: { ingress: [ext-vlan0] }\n    flows:");
@@ -143,6 +145,19 @@ describe.skipIf(!isRoot)("load balancer fast path", () => {
     expect(change.plan.nftNetdev.action).toBe("update");
     expect((await tcp(LB.vip4, sports)).filter((t) => t === "target-d" || t === null)).toEqual([]);
     apply(fast(base));
+    // a target change that fails after the nft transaction (at the IPv4 batch) is rolled back in both tables,
+    // ingress chains on their device again (a listing has no device: rollback takes it from the table applied)
+    const before = await kernelSnapshot(lab, "fe");
+    const loaded = loadConfigText(fast(withoutD(base)), "fast-3.yaml");
+    if (!loaded.ok) throw new Error("config");
+    const runner = new FaultyRunner(fe(), (argv, stdin) => argv.includes("-batch") && argv.includes("-4") && (stdin ?? "").includes("172.16.1.8"));
+    const { outcome } = await reconcile({ netns: fe(), runner, load: () => loaded.value });
+    expect(runner.failures).toBe(1);
+    expect(outcome.plan.nftNetdev.action).toBe("update");
+    const afterSnap = await kernelSnapshot(lab, "fe");
+    expect(afterSnap).toBe(before);
+    expect(outcome.rolledBack?.restored).toBe(true);
+    expect(before).toContain('type filter hook ingress device "ext-vlan0" priority -500; policy accept;');
     // turned off: the netdev table goes, the routed path stays as it was and serves the flows
     const off = apply(base, "off.yaml");
     expect(off.plan.nftNetdev.action).toBe("delete");
