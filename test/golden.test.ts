@@ -87,6 +87,7 @@ describe("golden", () => {
         check(dir, `render.${format}`, format === "nft" ? nftTextGolden(text) : text);
       }
       check(dir, "nft.json", nftGolden(desired.nft ? replaceTableCommands(desired.nft) : null));
+      if (desired.nftNetdev) check(dir, "nft-netdev.json", nftGolden(replaceTableCommands(desired.nftNetdev)));
       check(dir, "warnings.txt", warnings.join("\n") + "\n");
     });
   }

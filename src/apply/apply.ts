@@ -149,17 +149,20 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
   const touched = plan.sysctls.map((s) => s.key);
   const nftBefore = await beforeListing(runner, "inet", live.nft, state.applied?.desired.nft, state.applied?.nftLive ?? null);
   const nftArpBefore = await beforeListing(runner, "arp", live.nftArp ?? null, state.applied?.desired.nftArp, state.applied?.nftArpLive ?? null);
+  const nftNetdevBefore = await beforeListing(runner, "netdev", live.nftNetdev ?? null, state.applied?.desired.nftNetdev, state.applied?.nftNetdevLive ?? null);
   const snapshot: Snapshot = {
     rules: live.rules.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
     routes: live.routes.filter((r) => r.protocol === SYMROUTE_PROTO).map((r) => r.value),
     nft: nftBefore.listing,
     sysctls: Object.fromEntries(touched.filter((k) => live.sysctls[k] !== undefined).map((k) => [k, live.sysctls[k]])),
     createdLinks: plan.links.add.map((l) => l.ifname),
-    applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive, nftArpDesired: state.applied.nftArpDesired ?? null, nftArpLive: state.applied.nftArpLive ?? null } : null,
+    applied: state.applied ? { nftDesired: state.applied.nftDesired, nftLive: state.applied.nftLive, nftArpDesired: state.applied.nftArpDesired ?? null, nftArpLive: state.applied.nftArpLive ?? null, nftNetdevDesired: state.applied.nftNetdevDesired ?? null, nftNetdevLive: state.applied.nftNetdevLive ?? null } : null,
     nftArp: nftArpBefore.listing,
-    ...(nftBefore.terse || nftArpBefore.terse ? { nftElementsApplied: true } : {}),
+    nftNetdev: nftNetdevBefore.listing,
+    ...(nftBefore.terse || nftArpBefore.terse || nftNetdevBefore.terse ? { nftElementsApplied: true } : {}),
     nftTouched: plan.nft.action !== "none",
     nftArpTouched: plan.nftArp.action !== "none",
+    nftNetdevTouched: plan.nftNetdev.action !== "none",
     addedExtras: plan.extras.add,
     removedExtras: plan.extras.remove,
   };
@@ -180,7 +183,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
     for (const s of plan.sysctls) if (s.restore) delete finalOriginals[s.key];
     const wanted = new Set((desired.extras ?? []).map(extraKey));
     const ownedExtras = [...(state.ownedExtras ?? []).filter((e) => wanted.has(extraKey(e))), ...plan.extras.add];
-    const { nftLive, nftArpLive } = await verify(runner, desired, req.priorities, finalOriginals, ownedExtras, live.nftArp != null);
+    const { nftLive, nftArpLive, nftNetdevLive } = await verify(runner, desired, req.priorities, finalOriginals, ownedExtras, live.nftArp != null);
     // the last moment a signal can still undo the change: after the state is written it is the applied one
     interrupted();
     const after: StateFile = {
@@ -188,7 +191,7 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
         ownedExtras,
         applied: req.destroying
           ? null
-          : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, at: new Date().toISOString(), priorities: req.priorities, ...(req.file ? { file: req.file } : {}) },
+          : { desired, nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, nftNetdevDesired: nftDesiredText(desired.nftNetdev ?? null), nftNetdevLive, at: new Date().toISOString(), priorities: req.priorities, ...(req.file ? { file: req.file } : {}) },
         sysctlOriginals: finalOriginals,
         journal: null,
       };
@@ -212,16 +215,18 @@ export async function applyDesired(req: ApplyRequest): Promise<ApplyOutcome> {
 }
 
 /** Reads back and re-plans; anything left to do means the kernel did not take the change. */
-async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>, ownedExtras: Extra[], hadArp: boolean): Promise<{ nftLive: string | null; nftArpLive: string | null }> {
+async function verify(runner: Runner, desired: Desired, priorities: IdRange, originals: Record<string, string>, ownedExtras: Extra[], hadArp: boolean): Promise<{ nftLive: string | null; nftArpLive: string | null; nftNetdevLive: string | null }> {
   const live = await readLive(runner, [...desired.sysctls.map((s) => s.key), ...Object.keys(originals)], undefined, !!desired.nftArp || hadArp, false);
   const nftLive = listingFingerprint(live.nft);
   const nftArpLive = listingFingerprint(live.nftArp ?? null);
+  const nftNetdevLive = listingFingerprint(live.nftNetdev ?? null);
   if (desired.nft && !live.nft) throw new VerifyError("nft table inet symroute missing after apply");
   if (desired.nftArp && !live.nftArp) throw new VerifyError("nft table arp symroute missing after apply");
-  const applied = { nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive };
+  if (desired.nftNetdev && !live.nftNetdev) throw new VerifyError("nft table netdev symroute missing after apply");
+  const applied = { nftDesired: nftDesiredText(desired.nft), nftLive, nftArpDesired: nftDesiredText(desired.nftArp ?? null), nftArpLive, nftNetdevDesired: nftDesiredText(desired.nftNetdev ?? null), nftNetdevLive };
   const again = makePlan({ desired, live, applied, sysctlOriginals: originals, priorities, ownedExtras });
   if (!isEmptyPlan(again)) throw new VerifyError(`kernel does not match after apply; still to do:\n${formatPlan(again)}`);
-  return { nftLive, nftArpLive };
+  return { nftLive, nftArpLive, nftNetdevLive };
 }
 
 /**
@@ -230,7 +235,7 @@ async function verify(runner: Runner, desired: Desired, priorities: IdRange, ori
  * applied, the applied table supplies the elements at rollback, and the terse
  * listing is enough. Otherwise only a full listing tells what to put back.
  */
-async function beforeListing(runner: Runner, family: "inet" | "arp", listing: NftObject[] | null, applied: NftTable | null | undefined, recorded: string | null): Promise<{ listing: NftObject[] | null; terse: boolean }> {
+async function beforeListing(runner: Runner, family: "inet" | "arp" | "netdev", listing: NftObject[] | null, applied: NftTable | null | undefined, recorded: string | null): Promise<{ listing: NftObject[] | null; terse: boolean }> {
   if (!listing) return { listing: null, terse: false };
   if (applied && !listingChanged(recorded, listing) && withAppliedElements(listing, applied)) return { listing, terse: true };
   return { listing: await readNftTable(runner, family, NFT_TABLE), terse: false };

@@ -28,12 +28,12 @@ export function batchLines(plan: Plan, family: 4 | 6): BatchLine[] {
   return lines;
 }
 
-/** The nft commands of a plan, both tables in one transaction (empty when both stay). */
+/** The nft commands of a plan, every table in one transaction (empty when all stay): a balancer's routed and fast paths change together. */
 export function nftCommands(plan: Plan): Record<string, unknown>[] {
-  return [...tableChange(plan.nft, "inet"), ...tableChange(plan.nftArp, "arp")];
+  return [...tableChange(plan.nft, "inet"), ...tableChange(plan.nftArp, "arp"), ...tableChange(plan.nftNetdev, "netdev")];
 }
 
-function tableChange(change: Plan["nft"], family: "inet" | "arp"): Record<string, unknown>[] {
+function tableChange(change: Plan["nft"], family: "inet" | "arp" | "netdev"): Record<string, unknown>[] {
   switch (change.action) {
     case "create":
     case "replace":

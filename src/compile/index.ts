@@ -6,7 +6,9 @@ import type { ResolvedConfig } from "../config/resolved.js";
 import type { Desired, MarkPlan } from "../model/desired.js";
 import { canonicalAddress } from "../net/ip.js";
 import type { HostFacts } from "../model/facts.js";
-import type { NftTable } from "../model/nftTable.js";
+import type { NftChain, NftRule, NftTable } from "../model/nftTable.js";
+import type { FastPart } from "./fastPath.js";
+import type { FieldPath } from "../config/errors.js";
 import type { RoutingRule } from "../model/rule.js";
 import { allocate, assignPriorities, type Allocation } from "./allocate.js";
 import { RULE_GROUPS, type Part } from "./parts.js";
@@ -27,6 +29,8 @@ export interface Compiled {
   desired: Desired;
   allocation: Allocation;
   warnings: string[];
+  /** problems of the config on this host (its facts): apply and plan refuse it, naming the field */
+  refusals?: { path: FieldPath; message: string }[];
 }
 
 /**
@@ -38,7 +42,7 @@ export function compile(config: ResolvedConfig, facts: HostFacts, previousTables
   const resolved = withRegistered(config, inputs);
   const down = inputs.uplinksDown;
   const allocation = allocate(resolved);
-  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, targetsOut(inputs), inputs.targetsDraining);
+  const lbPart = compileLoadBalancers(resolved, allocation, previousTables, targetsOut(inputs), inputs.targetsDraining, facts);
   const parts: Part[] = [compileUplinks(resolved, allocation, facts), compileServices(resolved, allocation), lbPart, compileRoutedNetworks(resolved, allocation), compileOutbound(resolved, allocation, facts, down)];
   const unplaced = parts.flatMap((p) => p.rules);
   const ordered = RULE_GROUPS.flatMap((g) => unplaced.filter((r) => r.group === g));
@@ -53,6 +57,7 @@ export function compile(config: ResolvedConfig, facts: HostFacts, previousTables
   const nftArp: NftTable | null = arpRules.length
     ? { family: "arp", name: NFT_TABLE, chains: [{ name: "output", type: "filter", hook: "output", prio: 0, policy: "accept" }], rules: arpRules }
     : null;
+  const nftNetdev = netdevTable(lbPart.fast);
   const extras = dedupeBy(parts.flatMap((p) => p.extras), extraKey);
   const announce = parts.flatMap((p) => p.announce);
   const { zeros, lowering } = rpFilterOff(parts.flatMap((p) => p.rpFilterOff), facts);
@@ -67,13 +72,27 @@ export function compile(config: ResolvedConfig, facts: HostFacts, previousTables
       requires: [...new Set(parts.flatMap((p) => p.requires))],
       ...(lbPart.balancers.length ? { balancers: lbPart.balancers } : {}),
       ...(nftArp ? { nftArp } : {}),
+      ...(nftNetdev ? { nftNetdev } : {}),
       ...(extras.length ? { extras } : {}),
       ...(announce.length ? { announce } : {}),
       ...(resolved.config.uplinks.length ? { marks: { ...markPlan(resolved, allocation), ...(parts.some((p) => p.outbound?.length) ? { outbound: parts.flatMap((p) => p.outbound ?? []) } : {}) } } : {}),
     },
     allocation,
     warnings: parts.flatMap((p) => p.warnings),
+    ...(lbPart.fast.refusals.length ? { refusals: lbPart.fast.refusals } : {}),
   };
+}
+
+/** The netdev priority of the fast paths' ingress chains: before anything else a user hooks there. */
+export const FAST_PATH_PRIO = -500;
+
+/** The `netdev symroute` table: one ingress chain per interface (in name order), jumping into each balancer's fast path. */
+function netdevTable(fast: FastPart): NftTable | null {
+  if (fast.ingress.size === 0) return null;
+  const devices = [...fast.ingress.keys()].sort();
+  const chains: NftChain[] = devices.map((dev, i) => ({ name: `ingress${i}`, type: "filter", hook: "ingress", dev, prio: FAST_PATH_PRIO, policy: "accept" }));
+  const rules: NftRule[] = devices.flatMap((dev, i) => fast.ingress.get(dev)!.map((rule) => ({ chain: `ingress${i}`, ...rule })));
+  return { family: "netdev", name: NFT_TABLE, ...(fast.flowSets.length ? { flowSets: fast.flowSets } : {}), maps: fast.maps, chains: [...chains, ...fast.chains], rules: [...rules, ...fast.nftRules] };
 }
 
 function markPlan(resolved: ResolvedConfig, alloc: Allocation): MarkPlan {

@@ -3,19 +3,22 @@
  * flow hashed with `jhash` (explicit seed) into the Maglev table, which jumps
  * to the target's chain; that chain sets the target's mark, and `ip rule
  * fwmark` sends the packet to the target's own table (`default via TARGET`).
- * Replies from the VIPs leave by `from VIP lookup <egress table>`.
+ * Replies from the VIPs leave by `from VIP lookup <egress table>`. With
+ * `fastPath`, fastPath.ts repeats the same decision at ingress (netdev table).
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import type { LoadBalancer } from "../config/schema.js";
 import type { NftRule } from "../model/nftTable.js";
-import type { BalancerInfo } from "../model/balancer.js";
-import { matchNfproto, matchRemembered, rememberFlow } from "../model/nftExpr.js";
+import type { BalancerInfo, FastFlow } from "../model/balancer.js";
+import { matchNfproto, rememberFlow } from "../model/nftExpr.js";
 import { durationMs } from "../config/schema.js";
-import { counter, drop, gotoChain, hashIntoMark, jumpMap, markVmap, matchDaddr, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr, type HashField, type NftStatement } from "../model/nftExpr.js";
+import { counter, drop, gotoChain, hashIntoMark, matchDaddr, notrack, setSaddr, setWholeMark, matchIcmpType, matchL4proto, matchPorts, matchSaddr } from "../model/nftExpr.js";
 import { canonicalAddress, parseAddress, parsePrefix, type Family } from "../net/ip.js";
 import { defaultSize, maglevTable } from "../maglev/table.js";
 import { stableTable } from "../maglev/stable.js";
-import { fnv1a32 } from "../maglev/hash.js";
+import type { HostFacts } from "../model/facts.js";
+import { HASH_KEYS, MAP_CHUNK, PORT_PROTOCOLS, balancerSeed, flowSetName, maglevMaps, memoryChains, targetChain } from "./lbShared.js";
+import { compileFastPath, type FastPart } from "./fastPath.js";
 import { targetKey, type Allocation } from "./allocate.js";
 import { emptyPart, type Part } from "./parts.js";
 
@@ -26,72 +29,35 @@ import { emptyPart, type Part } from "./parts.js";
  */
 export const LB_PRIO = -300;
 
-const HASH_KEYS: Record<"ports" | "ping" | "error", Record<Family, HashField[]>> = {
-  ports: {
-    4: [{ protocol: "ip", field: "saddr" }, { protocol: "ip", field: "daddr" }, { protocol: "th", field: "sport" }, { protocol: "th", field: "dport" }],
-    6: [{ protocol: "ip6", field: "saddr" }, { protocol: "ip6", field: "daddr" }, { protocol: "th", field: "sport" }, { protocol: "th", field: "dport" }],
-  },
-  ping: {
-    4: [{ protocol: "ip", field: "saddr" }, { protocol: "ip", field: "daddr" }],
-    6: [{ protocol: "ip6", field: "saddr" }, { protocol: "ip6", field: "daddr" }],
-  },
-  // the packet quoted in an ICMP error is a reply (VIP to client): its destination,
-  // source and ports swapped give the original flow's key
-  error: {
-    4: [{ base: "th", offset: 192, len: 32 }, { base: "th", offset: 160, len: 32 }, { base: "th", offset: 240, len: 16 }, { base: "th", offset: 224, len: 16 }],
-    6: [{ base: "th", offset: 256, len: 128 }, { base: "th", offset: 128, len: 128 }, { base: "th", offset: 400, len: 16 }, { base: "th", offset: 384, len: 16 }],
-  },
-};
-
 const ICMP_ERRORS: Record<Family, string[]> = {
   4: ["destination-unreachable", "time-exceeded"],
   6: ["destination-unreachable", "packet-too-big", "time-exceeded"],
 };
 
-/**
- * The most entries one named map holds. The kernel dumps a set's elements in
- * rounds, and each round walks the set from its start, so listing one map of
- * n entries costs n²; maps of this size keep a listing linear in the table.
- */
-export const MAP_CHUNK = 4096;
-
-/** Protocols with ports: the ones a flow memory remembers (ICMP hashes by addresses and needs none). */
-const PORT_PROTOCOLS = ["tcp", "udp", "sctp"];
-
-/** A target's flow-memory set for one family: named after its chain, so it comes and goes with the target. */
-export function flowSetName(chain: string, family: 4 | 6): string {
-  return `${chain}_f${family}`;
-}
-
-/** The chain of a target: a stable name from the balancer and the target's name. */
-export function targetChain(prefix: string, target: string): string {
-  return `${prefix}_t_${fnv1a32(target).toString(16).padStart(8, "0")}`;
-}
-
-/** The seed of a balancer's jhash: from its name, so every frontend agrees. */
-export function balancerSeed(name: string): number {
-  return fnv1a32(`symroute-lb:${name}`);
-}
+/** Re-exported for the readers of flow sets and chains (lb show, trace, benches). */
+export { MAP_CHUNK, balancerSeed, flowSetName, targetChain };
 
 /** Compiles every load balancer; `previous` holds the tables of the last apply (for `assignment: stable`). */
-export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>, downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set()): Part & { balancers: BalancerInfo[] } {
+export function compileLoadBalancers(resolved: ResolvedConfig, alloc: Allocation, previous: Record<string, string[]>, downTargets: ReadonlySet<string> = new Set(), drainingTargets: ReadonlySet<string> = new Set(), facts: HostFacts = { links: {}, rpFilter: {} }): Part & { balancers: BalancerInfo[]; fast: FastPart } {
   const part = emptyPart();
   const balancers: BalancerInfo[] = [];
+  const fast: FastPart = { maps: [], chains: [], nftRules: [], flowSets: [], ingress: new Map(), refusals: [] };
   const { config } = resolved;
-  if (config.loadBalancers.length === 0) return { ...part, balancers };
+  if (config.loadBalancers.length === 0) return { ...part, balancers, fast };
   part.chains.push(
     { name: "lb_prerouting", type: "filter", hook: "prerouting", prio: LB_PRIO, policy: "accept" },
     { name: "lb_output", type: "filter", hook: "output", prio: LB_PRIO, policy: "accept" },
   );
-  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, `lb${k}`, alloc, previous[lb.name], part, downTargets, drainingTargets)));
+  config.loadBalancers.forEach((lb, k) => balancers.push(compileOne(lb, k, alloc, previous[lb.name], part, downTargets, drainingTargets, fast, facts)));
   // a ct expression is what makes the kernel track (and so defragment) in this namespace; notrack
   // alone does not. In a chain nothing jumps to, it costs no packet anything.
   part.chains.push({ name: "lb_defrag" });
   part.nftRules.push({ chain: "lb_defrag", statements: [{ json: { match: { op: "in", left: { ct: { key: "state" } }, right: "untracked" } }, text: "ct state untracked" }], comment: "turns on defragmentation" });
-  return { ...part, balancers };
+  return { ...part, balancers, fast };
 }
 
-function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previous: string[] | undefined, part: Part, downTargets: ReadonlySet<string>, drainingTargets: ReadonlySet<string>): BalancerInfo {
+function compileOne(lb: LoadBalancer, index: number, alloc: Allocation, previous: string[] | undefined, part: Part, downTargets: ReadonlySet<string>, drainingTargets: ReadonlySet<string>, fast: FastPart, facts: HostFacts): BalancerInfo {
+  const prefix = `lb${index}`;
   const targets = [...lb.targets].sort((a, b) => a.name.localeCompare(b.name));
   // targets whose health checks failed leave the table (their chains, marks and tables stay, so coming back
   // is the same in-place change); with every target down the table keeps them all: dropping would serve no one
@@ -177,14 +143,9 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
         part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), lookup], comment: `${lb.name}: Maglev lookup` });
       }
       if (memory) {
-        // a remembered flow goes to its target before any hashing; the recall chain is rewritten in place as targets change
-        const recall = `${prefix}_recall${family}`;
-        part.chains.push({ name: recall });
-        for (const t of targets) {
-          if (!(family === 4 ? t.via : t.via6) || down.has(t.name)) continue;
-          part.nftRules.push({ chain: recall, statements: [matchRemembered(family, flowSetName(chainOf.get(t.name)!, family)), gotoChain(chainOf.get(t.name)!)], comment: `${lb.name}: flow memory of ${t.name}` });
-        }
-        part.nftRules.push({ chain: recall, statements: [gotoChain(`${prefix}_ports${family}`)], comment: `${lb.name}: not remembered` });
+        // a remembered flow goes to its target before any hashing; the chains are rewritten in place as targets change
+        const recalled = targets.filter((t) => (family === 4 ? t.via : t.via6) && !down.has(t.name)).map((t) => ({ target: t.name, chain: chainOf.get(t.name)!, set: flowSetName(chainOf.get(t.name)!, family) }));
+        memoryChains(lb.name, family, { recall: `${prefix}_recall${family}`, syn: `${prefix}_syn${family}`, ports: `${prefix}_ports${family}` }, recalled, part);
       }
       // flows in priority order; ICMP errors ahead of the first ICMP flow (port flows never match them)
       const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` };
@@ -201,6 +162,30 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
     part.nftRules.push({ chain: inChain, statements: [counter(), drop()], comment: `${lb.name}: no flow matched` });
     part.sysctls.push(family === 4 ? { key: "net/ipv4/ip_forward", value: "1", why: `load balancer ${lb.name} forwards` } : { key: "net/ipv6/conf/all/forwarding", value: "1", why: `load balancer ${lb.name} forwards` });
   }
+
+  compileFastPath(
+    {
+      lb,
+      index,
+      prefix,
+      size,
+      seed,
+      memory,
+      families: ([4, 6] as const)
+        .filter((f) => families.has(f))
+        .map((family) => ({
+          family,
+          vips: lb.vips.filter((v) => parseAddress(v)!.family === family).map(canonicalAddress),
+          owners: family === 4 ? table4 : table6,
+          targets: targets.flatMap((t) => {
+            const via = family === 4 ? t.via : t.via6 && canonicalAddress(t.via6);
+            return via ? [{ name: t.name, chain: chainOf.get(t.name)!, via, interface: t.interface, recalled: !down.has(t.name) }] : [];
+          }),
+        })),
+    },
+    facts,
+    fast,
+  );
 
   if (lb.egress) {
     const egressTable = alloc.egressTable.get(lb.name)!;
@@ -228,33 +213,10 @@ function compileOne(lb: LoadBalancer, prefix: string, alloc: Allocation, previou
       ...(t.via6 ? { via6: canonicalAddress(t.via6) } : {}),
     })),
     flows: lb.flows.map((f) => f.name),
+    ...(lb.fastPath ? { fastPath: { ingress: [...lb.fastPath.ingress], flows: fastFlows(lb) } } : {}),
     table: table4,
     ...(families.has(6) && table6 !== table ? { table6 } : {}),
   };
-}
-
-/**
- * The Maglev table as named maps keyed by the entry, so a target change rewrites
- * only the entries that move; returns the statement that looks an entry up.
- * A table of more than MAP_CHUNK entries is split into maps of MAP_CHUNK entries,
- * each behind its own chain, with one range lookup choosing the part.
- */
-function maglevMaps(lbName: string, mapName: string, partChain: string, entries: string[], part: Part): NftStatement {
-  if (entries.length <= MAP_CHUNK) {
-    part.maps.push({ name: mapName, elem: entries.map((chain, i) => [i, chain]) });
-    return markVmap(mapName);
-  }
-  const ranges: [[number, number], string][] = [];
-  for (let first = 0, k = 0; first < entries.length; first += MAP_CHUNK, k++) {
-    const last = Math.min(first + MAP_CHUNK, entries.length) - 1;
-    const elem: [number, string][] = [];
-    for (let i = first; i <= last; i++) elem.push([i, entries[i]]);
-    part.maps.push({ name: `${mapName}_${k}`, elem });
-    part.chains.push({ name: `${partChain}_${k}` });
-    part.nftRules.push({ chain: `${partChain}_${k}`, statements: [markVmap(`${mapName}_${k}`)], comment: `${lbName}: Maglev entries ${first}-${last}` });
-    ranges.push([[first, last], `${partChain}_${k}`]);
-  }
-  return jumpMap({ kind: "mark" }, ranges);
 }
 
 /** Matches an ICMP error whose quoted packet was addressed to `vip`. */
@@ -289,4 +251,18 @@ function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family
     out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: true });
   }
   return out;
+}
+
+/** The port flows in priority order, as the fast path matches them (for the simulator). */
+function fastFlows(lb: LoadBalancer): FastFlow[] {
+  return [...lb.flows]
+    .sort((a, b) => a.priority - b.priority)
+    .filter((f) => f.protocols.some((p) => PORT_PROTOCOLS.includes(p)))
+    .map((f) => ({
+      name: f.name,
+      protocols: f.protocols.filter((p) => PORT_PROTOCOLS.includes(p)),
+      ...(f.destinationPorts?.length ? { destinationPorts: [...f.destinationPorts] } : {}),
+      ...(f.sourcePorts?.length ? { sourcePorts: [...f.sourcePorts] } : {}),
+      ...(f.sources?.length ? { sources: [...f.sources] } : {}),
+    }));
 }

@@ -124,7 +124,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions 
   const semantic = checkSemantics(shape.config);
   const errors = semantic.filter((i) => !i.warning);
   if (errors.length > 0) return fail(errors);
-  return { ok: true, value: resolve(shape.config, file, place(semantic.filter((i) => i.warning))) };
+  return { ok: true, value: { ...resolve(shape.config, file, place(semantic.filter((i) => i.warning))), place } };
 }
 
 /** The same as loadConfigText: kept for callers (and tests) of the former positioned path. */

@@ -3,7 +3,7 @@
  * compile never parses text again.
  */
 import type { Config } from "./schema.js";
-import type { ConfigIssue } from "./errors.js";
+import type { ConfigIssue, FieldPath } from "./errors.js";
 
 /** An inclusive numeric range from allocate.*. */
 export interface IdRange {
@@ -20,6 +20,8 @@ export interface ResolvedConfig {
   markMask: number;
   /** problems that do not stop the config (ignored fields, half-served families) */
   warnings: ConfigIssue[];
+  /** gives problems found later (against the host's facts) their line and column; absent for configs built in code */
+  place?: (issues: { path: FieldPath; message: string }[]) => ConfigIssue[];
 }
 
 /** Parses "1000-1999" (or one number) into a range; null when malformed. */

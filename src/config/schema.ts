@@ -279,6 +279,12 @@ export const loadBalancerSchema = z.strictObject({
     })
     .optional()
     .describe("targets may be added at run time through symroute run's API (symroute lb target add)"),
+  fastPath: z
+    .strictObject({
+      ingress: z.array(iface).min(1).max(64).describe("interfaces where the VIPs' traffic arrives: each gets a netdev ingress chain that forwards the balancer's TCP/UDP/SCTP flows straight to their target"),
+    })
+    .optional()
+    .describe("off by default. Forward the VIPs' port flows from the ingress interfaces to their targets with nft `fwd`, skipping routing, ip rules, rp_filter and the forward and postrouting hooks (so a forward firewall, conntrack and IPsec policies on this host do not see them); fragments, ICMP, TTL 1 and everything else take the routed path. Needs Linux 5.1 or later (5.19 with flowMemory) and nftables 1.0.3 or later"),
   drainTimeout: boundedDuration(0, MAX_DURATION_MS).default("300s").describe("the longest a drained target keeps its remembered flows before it leaves"),
   egress: z
     .strictObject({

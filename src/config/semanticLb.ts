@@ -24,6 +24,16 @@ export function checkLoadBalancers(config: Config): PathIssue[] {
     const base = ["loadBalancers", i];
     if (lbNames.has(lb.name)) add([...base, "name"], `duplicate load balancer name '${lb.name}'`);
     lbNames.add(lb.name);
+    const seenIngress = new Set<string>();
+    const conduits = new Set(lb.targets.map((t) => t.interface));
+    lb.fastPath?.ingress.forEach((dev, j) => {
+      if (seenIngress.has(dev)) add([...base, "fastPath", "ingress", j], `interface ${dev} is listed twice`);
+      // fwd would send a target's own traffic to a VIP straight back into a conduit: a loop the routed path avoids
+      if (conduits.has(dev)) add([...base, "fastPath", "ingress", j], `interface ${dev} is a target's conduit; the fast path belongs on the interfaces facing the clients`);
+      seenIngress.add(dev);
+    });
+    if (lb.fastPath && !lb.flows.some((f) => f.protocols.some((p) => p !== "icmp")))
+      warn([...base, "fastPath"], "no flow has TCP, UDP or SCTP: the fast path forwards nothing (ICMP always takes the routed path)");
     const families = new Set<number>();
     const seenVip = new Set<string>();
     lb.vips.forEach((v, j) => {

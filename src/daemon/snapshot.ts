@@ -55,7 +55,7 @@ export function repairsOf(plan: Plan): Partial<Record<RepairKind, number>> {
   return {
     rule: plan.rules.add.length + plan.rules.remove.length,
     route: plan.routes.add.length + plan.routes.remove.length + plan.routes.change.length,
-    nft: (plan.nft.action !== "none" ? 1 : 0) + (plan.nftArp.action !== "none" ? 1 : 0),
+    nft: (plan.nft.action !== "none" ? 1 : 0) + (plan.nftArp.action !== "none" ? 1 : 0) + (plan.nftNetdev.action !== "none" ? 1 : 0),
     sysctl: plan.sysctls.length,
     address: plan.extras.add.length + plan.extras.remove.length,
     link: plan.links.add.length + plan.links.remove.length,

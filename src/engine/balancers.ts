@@ -24,6 +24,8 @@ export interface TargetView {
   entries: number;
   share: number;
   packets: number;
+  /** packets the balancer's fast path forwarded to the target (with `fastPath`; `packets` counts the routed path) */
+  fastPackets?: number;
   /** "up" in the table; "down" (its check fails) and "draining" take no new flows */
   state: "up" | "down" | "draining" | "drained";
   /** flows remembered now (with flow memory) */
@@ -49,8 +51,9 @@ export interface BalancerView {
 
 /** Packets and bytes of each counted rule, by its comment. */
 export async function nftCounters(runner: Runner): Promise<Map<string, { packets: number; bytes: number }>> {
-  // counters are in the rules: a terse listing has them without the Maglev maps' elements
-  const objects = (await readNftStructure(runner, NFT_TABLE, false)).inet ?? [];
+  // counters are in the rules: a terse listing has them without the Maglev maps' elements; the fast paths' (netdev) comments differ from the routed path's
+  const tables = await readNftStructure(runner, NFT_TABLE, false);
+  const objects = [...(tables.inet ?? []), ...(tables.netdev ?? [])];
   const out = new Map<string, { packets: number; bytes: number }>();
   for (const o of objects) {
     const rule = o.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;
@@ -70,9 +73,12 @@ export async function nftCounters(runner: Runner): Promise<Map<string, { packets
 export async function rememberedFlows(runner: Runner, balancers: BalancerInfo[]): Promise<Map<string, number>> {
   const withMemory = balancers.filter((b) => b.flowMemory);
   const sets = withMemory.flatMap((b) => b.targets.flatMap((t) => [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]));
-  const sizes = sets.length ? await countSetElements(runner, NFT_TABLE, sets) : new Map<string, number>();
+  // a fast path remembers its flows in the netdev table's sets of the same names
+  const fastSets = withMemory.filter((b) => b.fastPath).flatMap((b) => b.targets.flatMap((t) => [flowSetName(t.chain, 4), flowSetName(t.chain, 6)]));
+  const [sizes, fastSizes] = await Promise.all([sets.length ? countSetElements(runner, NFT_TABLE, sets) : new Map<string, number>(), fastSets.length ? countSetElements(runner, NFT_TABLE, fastSets, "netdev") : new Map<string, number>()]);
+  const of = (name: string) => (sizes.get(name) ?? 0) + (fastSizes.get(name) ?? 0);
   const out = new Map<string, number>();
-  for (const b of withMemory) for (const t of b.targets) out.set(targetKey(b.name, t.name), (sizes.get(flowSetName(t.chain, 4)) ?? 0) + (sizes.get(flowSetName(t.chain, 6)) ?? 0));
+  for (const b of withMemory) for (const t of b.targets) out.set(targetKey(b.name, t.name), of(flowSetName(t.chain, 4)) + of(flowSetName(t.chain, 6)));
   return out;
 }
 
@@ -102,6 +108,7 @@ export async function balancerViews(options: { netns?: string; runner?: Runner; 
         entries: entries.get(t.name) ?? 0,
         share: b.size ? (entries.get(t.name) ?? 0) / b.size : 0,
         packets: count.get(`${b.name}: target ${t.name}`)?.packets ?? 0,
+        ...(b.fastPath ? { fastPackets: count.get(`${b.name}: fast path to ${t.name}`)?.packets ?? 0 } : {}),
         state: t.state ?? "up",
         ...(b.flowMemory ? { remembered: remembered.get(targetKey(b.name, t.name)) ?? 0 } : {}),
       })),

@@ -14,7 +14,7 @@ export interface IpState {
   rules: Tagged<RoutingRule>[];
   routes: Tagged<Route>[];
   /** every interface, with its addresses as CIDR text and whether it is set up (`ip link set up`) */
-  links: Record<string, { addresses: string[]; up?: boolean }>;
+  links: Record<string, { addresses: string[]; up?: boolean; mtu?: number }>;
   /** IPv6 neighbour proxy entries */
   proxies: { dst: string; dev: string }[];
 }
@@ -66,7 +66,7 @@ export async function readIpState(runner: Runner): Promise<IpState> {
     for (const row of rows as unknown as JsonRule[]) state.rules.push({ value: ruleFromJson(row, family), protocol: Number(row.protocol ?? 0) });
   for (const [rows, family] of [[routes4, 4], [routes6, 6]] as const)
     for (const row of rows as unknown as JsonRoute[]) if (isRouteTypeKnown(row)) state.routes.push({ value: routeFromJson(row, family), protocol: Number(row.protocol ?? 0) });
-  for (const l of links as unknown as { ifname: string; flags?: string[] }[]) state.links[l.ifname] = { addresses: [], up: (l.flags ?? []).includes("UP") };
+  for (const l of links as unknown as { ifname: string; flags?: string[]; mtu?: number }[]) state.links[l.ifname] = { addresses: [], up: (l.flags ?? []).includes("UP"), ...(typeof l.mtu === "number" ? { mtu: l.mtu } : {}) };
   for (const rows of [addrs4, addrs6])
     for (const row of rows as unknown as JsonAddr[]) {
       const entry = (state.links[row.ifname] ??= { addresses: [] });

@@ -24,10 +24,10 @@ export type LiveObjects = Omit<LiveState, "sysctls">;
  */
 export async function readLiveObjects(runner: Runner, ip?: Promise<IpState>, withArp = true, elements = true): Promise<LiveObjects> {
   const tables = elements
-    ? Promise.all([readNftTable(runner, "inet", NFT_TABLE), withArp ? readNftTable(runner, "arp", NFT_TABLE) : Promise.resolve(null)])
-    : readNftStructure(runner, NFT_TABLE).then((t) => [t.inet, t.arp] as const);
-  const [state, [nft, nftArp]] = await Promise.all([ip ?? readIpState(runner), tables]);
-  return { rules: state.rules, routes: state.routes, nft, nftArp, extras: extrasOf(state), interfaces: Object.keys(state.links) };
+    ? Promise.all([readNftTable(runner, "inet", NFT_TABLE), withArp ? readNftTable(runner, "arp", NFT_TABLE) : Promise.resolve(null), readNftTable(runner, "netdev", NFT_TABLE)])
+    : readNftStructure(runner, NFT_TABLE).then((t) => [t.inet, t.arp, t.netdev] as const);
+  const [state, [nft, nftArp, nftNetdev]] = await Promise.all([ip ?? readIpState(runner), tables]);
+  return { rules: state.rules, routes: state.routes, nft, nftArp, nftNetdev, extras: extrasOf(state), interfaces: Object.keys(state.links) };
 }
 
 /** Addresses and proxies as Extra objects, to compare with desired ones. */

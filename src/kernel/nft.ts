@@ -38,7 +38,7 @@ function stripHandles(obj: NftObject): NftObject {
  * about 5 µs an element, and `nft -t list table` still fetches them all;
  * `-t list ruleset` does not). Counters are left out as in readNftTable.
  */
-export async function readNftStructure(runner: Runner, name: string, stateless = true): Promise<{ inet: NftObject[] | null; arp: NftObject[] | null }> {
+export async function readNftStructure(runner: Runner, name: string, stateless = true): Promise<{ inet: NftObject[] | null; arp: NftObject[] | null; netdev: NftObject[] | null }> {
   const res = await runner.run(["nft", "-j", "-t", ...(stateless ? ["-s"] : []), "list", "ruleset"]);
   const objects = (JSON.parse(res.stdout) as { nftables: NftObject[] }).nftables;
   const ofTable = (family: string): NftObject[] | null => {
@@ -48,7 +48,7 @@ export async function readNftStructure(runner: Runner, name: string, stateless =
     });
     return own.length ? own.map(stripHandles) : null;
   };
-  return { inet: ofTable("inet"), arp: ofTable("arp") };
+  return { inet: ofTable("inet"), arp: ofTable("arp"), netdev: ofTable("netdev") };
 }
 
 /**
@@ -71,16 +71,16 @@ export async function runNftTransaction(runner: Runner, commands: Record<string,
 }
 
 /**
- * How many elements each named set of symroute's inet table holds now (flow
+ * How many elements each named set of symroute's inet (or netdev) table holds now (flow
  * memory: filled by packets). One listing per set: a set's elements cost nft
  * about 5 µs each to list, so only the sets asked for are read. A set that
  * does not exist counts as absent from the answer.
  */
-export async function countSetElements(runner: Runner, table: string, names: string[]): Promise<Map<string, number>> {
+export async function countSetElements(runner: Runner, table: string, names: string[], family: "inet" | "netdev" = "inet"): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   await Promise.all(
     names.map(async (name) => {
-      const res = await runner.run(["nft", "-j", "list", "set", "inet", table, name], { allowFailure: true });
+      const res = await runner.run(["nft", "-j", "list", "set", family, table, name], { allowFailure: true });
       if (res.code !== 0) return;
       const listing = JSON.parse(res.stdout) as { nftables: { set?: { elem?: unknown[] } }[] };
       out.set(name, listing.nftables.find((o) => o.set)?.set?.elem?.length ?? 0);
@@ -94,9 +94,9 @@ export async function countSetElements(runner: Runner, table: string, names: str
  * the name of the first that does, or null. The key's parts are parsed
  * addresses and port numbers, never text from a file.
  */
-export async function findRememberedFlow(runner: Runner, table: string, sets: { name: string; set: string }[], key: { src: string; dst: string; sport: number; dport: number }): Promise<string | null> {
+export async function findRememberedFlow(runner: Runner, table: string, sets: { name: string; set: string }[], key: { src: string; dst: string; sport: number; dport: number }, family: "inet" | "netdev" = "inet"): Promise<string | null> {
   const element = `{ ${key.src} . ${key.dst} . ${key.sport} . ${key.dport} }`;
-  const hits = await Promise.all(sets.map(async (s) => (await runner.run(["nft", "get", "element", "inet", table, s.set, element], { allowFailure: true })).code === 0));
+  const hits = await Promise.all(sets.map(async (s) => (await runner.run(["nft", "get", "element", family, table, s.set, element], { allowFailure: true })).code === 0));
   const i = hits.indexOf(true);
   return i >= 0 ? sets[i].name : null;
 }

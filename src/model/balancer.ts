@@ -15,6 +15,15 @@ export interface BalancerTarget {
   state?: "down" | "draining";
 }
 
+/** A port flow as the fast path matches it (for the simulator). */
+export interface FastFlow {
+  name: string;
+  protocols: string[];
+  destinationPorts?: string[];
+  sourcePorts?: string[];
+  sources?: string[];
+}
+
 export interface BalancerInfo {
   name: string;
   size: number;
@@ -25,6 +34,8 @@ export interface BalancerInfo {
   vips: string[];
   targets: BalancerTarget[];
   flows: string[];
+  /** the fast path: the interfaces whose netdev ingress chains forward the port flows straight to their targets */
+  fastPath?: { ingress: string[]; flows: FastFlow[] };
   /** owner (target name) of each entry */
   table: string[];
   /** the IPv6 table, when some targets serve IPv4 only */

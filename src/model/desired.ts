@@ -20,6 +20,8 @@ export interface Desired {
   nft: NftTable | null;
   /** the `arp symroute` table (ARP source rewriting), null when not needed */
   nftArp?: NftTable | null;
+  /** the `netdev symroute` table (load balancers' fast paths), null when not needed */
+  nftNetdev?: NftTable | null;
   /** addresses and neighbour proxies (owned only when symroute added them) */
   extras?: Extra[];
   links: Link[];

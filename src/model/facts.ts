@@ -5,8 +5,8 @@
  * passed in as plain data so compile stays pure.
  */
 export interface HostFacts {
-  /** interface name to its addresses as CIDR text, and whether it is administratively up (absent: unknown, taken as up) */
-  links: Record<string, { addresses: string[]; up?: boolean }>;
+  /** interface name to its addresses as CIDR text, whether it is administratively up (absent: unknown, taken as up), and its `mtu` (absent: unknown) */
+  links: Record<string, { addresses: string[]; up?: boolean; mtu?: number }>;
   /** `net.ipv4.conf.*.rp_filter` by interface, including `all` and `default` */
   rpFilter: Record<string, number>;
 }

@@ -21,6 +21,8 @@ export interface LiveState {
   nft: Record<string, Record<string, unknown>>[] | null;
   /** symroute's arp table as listed, null when absent */
   nftArp?: Record<string, Record<string, unknown>>[] | null;
+  /** symroute's netdev table (fast paths) as listed, null when absent; its ingress chains are listed without their device */
+  nftNetdev?: Record<string, Record<string, unknown>>[] | null;
   /** addresses and IPv6 neighbour proxies present */
   extras?: import("./extra.js").Extra[];
   /** current values of the sysctls the plan looks at */
@@ -38,6 +40,9 @@ export interface AppliedRecord {
   /** the same two for the arp table */
   nftArpDesired?: string | null;
   nftArpLive?: string | null;
+  /** the same two for the netdev table */
+  nftNetdevDesired?: string | null;
+  nftNetdevLive?: string | null;
   /** the tables applied, whose commands an in-place change of targets is computed from (the state file keeps the whole desired state) */
-  desired?: { nft?: NftTable | null; nftArp?: NftTable | null };
+  desired?: { nft?: NftTable | null; nftArp?: NftTable | null; nftNetdev?: NftTable | null };
 }

@@ -230,8 +230,8 @@ export function matchCtMark(mask: number, value: number): NftStatement {
   return { json: { match: { op: "==", left: { "&": [ct("mark"), mask >>> 0] }, right: value >>> 0 } }, text: `ct mark & ${hex(mask)} == ${hex(value)}` };
 }
 
-/** The 4-tuple a remembered flow is keyed by: addresses and ports, as the Maglev hash reads them. */
-function flowKey(family: 4 | 6) {
+/** The 4-tuple a flow set is keyed by, as JSON and text (the fast path forgets flows by it too). */
+export function flowKey(family: 4 | 6): { json: Record<string, unknown>; text: string } {
   const ip = family === 4 ? "ip" : "ip6";
   return {
     json: { concat: [{ payload: { protocol: ip, field: "saddr" } }, { payload: { protocol: ip, field: "daddr" } }, { payload: { protocol: "th", field: "sport" } }, { payload: { protocol: "th", field: "dport" } }] },

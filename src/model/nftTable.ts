@@ -10,7 +10,9 @@ export interface NftChain {
   name: string;
   /** `type`: `route` for output chains that re-route after a mark change */
   type?: "filter" | "route" | "nat";
-  hook?: "prerouting" | "input" | "forward" | "output" | "postrouting";
+  hook?: "prerouting" | "input" | "forward" | "output" | "postrouting" | "ingress";
+  /** `dev`: the interface of a netdev ingress chain (`nft -j list` leaves it out: rollback takes it from the applied table) */
+  dev?: string;
   /** `prio` */
   prio?: number;
   policy?: "accept" | "drop";
@@ -64,7 +66,7 @@ export interface NftMap {
 
 /** A whole table: what symroute replaces in one transaction. */
 export interface NftTable {
-  family: "inet" | "ip" | "ip6" | "arp";
+  family: "inet" | "ip" | "ip6" | "arp" | "netdev";
   name: string;
   sets?: NftSet[];
   flowSets?: NftFlowSet[];
@@ -96,7 +98,7 @@ export function tableCommands(table: NftTable): Record<string, unknown>[] {
           family: table.family,
           table: table.name,
           name: c.name,
-          ...(c.hook ? { type: c.type, hook: c.hook, prio: c.prio, policy: c.policy } : {}),
+          ...(c.hook ? { type: c.type, hook: c.hook, ...(c.dev ? { dev: c.dev } : {}), prio: c.prio, policy: c.policy } : {}),
         },
       },
     })),
@@ -145,7 +147,7 @@ export function tableText(table: NftTable): string {
   }
   for (const chain of table.chains) {
     lines.push(`\tchain ${chain.name} {`);
-    if (chain.hook) lines.push(`\t\ttype ${chain.type} hook ${chain.hook} priority ${chain.prio}; policy ${chain.policy};`);
+    if (chain.hook) lines.push(`\t\ttype ${chain.type} hook ${chain.hook}${chain.dev ? ` device ${JSON.stringify(chain.dev)}` : ""} priority ${chain.prio}; policy ${chain.policy};`);
     for (const rule of byChain.get(chain.name) ?? []) {
       const comment = rule.comment ? ` comment ${JSON.stringify(rule.comment)}` : "";
       lines.push(`\t\t${rule.statements.map((s) => s.text).join(" ")}${comment}`);

@@ -1,6 +1,6 @@
 /**
  * A packet whose route is asked for, and where the kernel (or the simulator)
- * sends it: plain data shared by kernel/ (which asks \`ip route get\`) and
+ * sends it: plain data shared by kernel/ (which asks `ip route get`) and
  * simulate/ (which computes the same decision and explains it).
  */
 import type { Family } from "../net/ip.js";
@@ -19,6 +19,12 @@ export interface Packet {
   sport?: number;
   dport?: number;
   uid?: number;
+  /** the IPv4 TTL or IPv6 hop limit on arrival (absent: enough) */
+  ttl?: number;
+  /** a fragment (the first or a later one) */
+  fragment?: boolean;
+  /** a TCP SYN without ACK: a new connection, which takes the Maglev table's decision even when its 4-tuple is remembered */
+  syn?: boolean;
 }
 
 /** Route types the kernel reports (plus the lack of any route, reported as unreachable). */
@@ -34,4 +40,3 @@ export interface RouteResult {
   /** why there is no route, when there is none */
   error?: "ENETUNREACH" | "EHOSTUNREACH" | "EACCES" | "EINVAL";
 }
-

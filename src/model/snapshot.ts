@@ -14,6 +14,8 @@ export interface Snapshot {
   nft: Record<string, Record<string, unknown>>[] | null;
   /** symroute's arp table as listed, null when there was none */
   nftArp?: Record<string, Record<string, unknown>>[] | null;
+  /** symroute's netdev table as listed (without its chains' devices, which rollback takes from the tables applied), null when there was none */
+  nftNetdev?: Record<string, Record<string, unknown>>[] | null;
   /** addresses and proxies the change adds (deleted on rollback) and removes (added back) */
   addedExtras?: Extra[];
   removedExtras?: Extra[];
@@ -27,4 +29,5 @@ export interface Snapshot {
   /** whether the change touched each nft table: an untouched one is left alone by rollback (its counters go on) */
   nftTouched?: boolean;
   nftArpTouched?: boolean;
+  nftNetdevTouched?: boolean;
 }

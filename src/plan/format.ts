@@ -13,7 +13,7 @@ import { holdsChanges } from "./conflicts.js";
 export function formatPlan(plan: Plan): string {
   const lines: string[] = [];
   const why = (w?: string) => (w ? `    # ${w}` : "");
-  for (const [change, family] of [[plan.nft, "inet"], [plan.nftArp, "arp"]] as const) {
+  for (const [change, family] of [[plan.nft, "inet"], [plan.nftArp, "arp"], [plan.nftNetdev, "netdev"]] as const) {
     if (change.action === "none") continue;
     const sign = change.action === "delete" ? "-" : change.action === "create" ? "+" : "~";
     lines.push(`${sign} nft table ${family} symroute${change.reason ? ` (${change.reason})` : ""}`);
@@ -35,9 +35,9 @@ export function formatPlan(plan: Plan): string {
 
 /** Counts for a one-line summary. */
 export function planSummary(plan: Plan): string {
-  const add = plan.rules.add.length + plan.routes.add.length + plan.extras.add.length + (plan.nft.action === "create" ? 1 : 0) + (plan.nftArp.action === "create" ? 1 : 0);
-  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" || plan.nft.action === "update" ? 1 : 0) + (plan.nftArp.action === "replace" ? 1 : 0);
-  const remove = plan.rules.remove.length + plan.routes.remove.length + plan.extras.remove.length + (plan.nft.action === "delete" ? 1 : 0) + (plan.nftArp.action === "delete" ? 1 : 0);
+  const add = plan.rules.add.length + plan.routes.add.length + plan.extras.add.length + (plan.nft.action === "create" ? 1 : 0) + (plan.nftArp.action === "create" ? 1 : 0) + (plan.nftNetdev.action === "create" ? 1 : 0);
+  const change = plan.routes.change.length + plan.sysctls.length + (plan.nft.action === "replace" || plan.nft.action === "update" ? 1 : 0) + (plan.nftArp.action === "replace" ? 1 : 0) + (plan.nftNetdev.action === "replace" || plan.nftNetdev.action === "update" ? 1 : 0);
+  const remove = plan.rules.remove.length + plan.routes.remove.length + plan.extras.remove.length + (plan.nft.action === "delete" ? 1 : 0) + (plan.nftArp.action === "delete" ? 1 : 0) + (plan.nftNetdev.action === "delete" ? 1 : 0);
   const held = plan.held.rules.length + plan.held.routes.length;
   return `${add} to add, ${change} to change, ${remove} to remove, ${plan.conflicts.length} conflicts${held ? ` (${held} held)` : ""}`;
 }

@@ -7,8 +7,11 @@
  */
 import { flowSetCommand, type NftMap, type NftRule, type NftTable } from "../model/nftTable.js";
 
-/** Chains that change with the targets: each target's own, and a flow memory's recall chain (a rule per target). */
-const TARGET_CHAIN = /_t_[0-9a-f]{8}$|_recall[46]$/;
+/**
+ * Chains that change with the targets: each target's own (in the netdev table one per family), and a flow
+ * memory's recall and SYN chains (a rule per target). The same in the inet and the netdev table.
+ */
+const TARGET_CHAIN = /_t_[0-9a-f]{8}(_[46])?$|_(recall|syn)[46]$/;
 
 /** What an in-place change does: its commands, and how many map entries and target chains it touches. */
 export interface TargetUpdate {

@@ -38,6 +38,8 @@ export interface Plan {
   nft: { action: NftAction; table: NftTable | null; reason?: string; commands?: Record<string, unknown>[] };
   /** the `arp symroute` table, planned the same way */
   nftArp: { action: NftAction; table: NftTable | null; reason?: string };
+  /** the `netdev symroute` table (fast paths), planned like the inet one (in-place target changes included); its commands join the same transaction */
+  nftNetdev: { action: NftAction; table: NftTable | null; reason?: string; commands?: Record<string, unknown>[] };
   /** addresses and neighbour proxies: added, and removed where symroute had added them */
   extras: { add: Extra[]; remove: Extra[] };
   /** links symroute creates (vrf strategy): made before routes, removed after */
@@ -74,6 +76,7 @@ export function isEmptyPlan(plan: Plan): boolean {
     plan.routes.change.length === 0 &&
     plan.nft.action === "none" &&
     plan.nftArp.action === "none" &&
+    plan.nftNetdev.action === "none" &&
     plan.extras.add.length === 0 &&
     plan.extras.remove.length === 0 &&
     plan.links.add.length === 0 &&
@@ -145,6 +148,7 @@ export function makePlan(input: PlanInput): Plan {
   const { applied } = input;
   const nft = planNft(desired.nft, live.nft, applied && { desired: applied.nftDesired, live: applied.nftLive, table: applied.desired?.nft });
   const nftArp = planNft(desired.nftArp ?? null, live.nftArp ?? null, applied && { desired: applied.nftArpDesired, live: applied.nftArpLive, table: applied.desired?.nftArp });
+  const nftNetdev = planNft(desired.nftNetdev ?? null, live.nftNetdev ?? null, applied && { desired: applied.nftNetdevDesired, live: applied.nftNetdevLive, table: applied.desired?.nftNetdev });
   const liveExtras = new Set((live.extras ?? []).map(extraKey));
   const wantExtras = new Set((desired.extras ?? []).map(extraKey));
   const extras = {
@@ -171,7 +175,7 @@ export function makePlan(input: PlanInput): Plan {
     add: desired.links.filter((l) => !present.has(l.ifname)),
     remove: (input.previousLinks ?? []).filter((l) => !wanted.has(l.ifname) && present.has(l.ifname)),
   };
-  return { rules, routes, nft, nftArp, extras, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts, held };
+  return { rules, routes, nft, nftArp, nftNetdev, extras, links, sysctls: sysctls.filter((s) => !(s.restore && s.from === s.to)), conflicts, held };
 }
 
 /** What the last apply recorded of one table: digests of the desired commands and of the listing, and the table itself. */

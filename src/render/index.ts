@@ -29,7 +29,7 @@ export interface RenderOptions {
 export function render(desired: Desired, format: RenderFormat, options: RenderOptions = {}): string {
   switch (format) {
     case "nft": {
-      const tables = [desired.nft, desired.nftArp].filter((t): t is NonNullable<typeof t> => !!t);
+      const tables = [desired.nft, desired.nftArp, desired.nftNetdev].filter((t): t is NonNullable<typeof t> => !!t);
       return tables.length ? tables.map(tableText).join("\n") : "# symroute needs no nftables table for this config\n";
     }
     case "ip":

@@ -8,6 +8,7 @@ import type { BalancerInfo } from "../model/balancer.js";
 import type { MarkPlan } from "../model/desired.js";
 import { decide } from "./route.js";
 import { addressBytes, balancerTarget } from "./balancer.js";
+import { fastPathForward, fastPathVerdict } from "./fastPath.js";
 import { jhash, scaleToMod } from "./jhash.js";
 import { parseAddress, parsePrefix, prefixContains } from "../net/ip.js";
 import type { Decision, KernelView, Packet, RouteResult, Step } from "./types.js";
@@ -43,7 +44,10 @@ function applyNft(model: NftModel, p: Packet, restoredCtMark: number | null): { 
   for (const b of model.balancers ?? []) {
     if (!b.vips.includes(p.dst)) continue;
     const ports = p.proto === 6 || p.proto === 17 || p.proto === 132 ? { sport: p.sport ?? 0, dport: p.dport ?? 0 } : undefined;
-    if (b.flowMemory && ports && model.remembered?.has(b.name)) {
+    const fast = fastPathVerdict(b, p);
+    if (fast?.taken === false) steps.push({ kind: "nft", text: `load balancer ${b.name}: fast path not taken: ${fast.why}; the routed path decides` });
+    if (b.flowMemory && ports && p.syn && p.proto === 6) steps.push({ kind: "nft", text: `load balancer ${b.name}: a new TCP connection (SYN): the Maglev table decides, and every target forgets the 4-tuple` });
+    else if (b.flowMemory && ports && model.remembered?.has(b.name)) {
       const name = model.remembered.get(b.name);
       const target = b.targets.find((t) => t.name === name && t.state !== "down");
       if (target) {
@@ -122,8 +126,23 @@ function withMark(p: Packet, mark: number): Packet {
   return mark ? { ...p, mark } : p;
 }
 
+/** The fast path's forward, when a balancer's fast path takes the packet: the same target as the routed path, with no routing. */
+function fastForward(model: NftModel, p: Packet): Trace | null {
+  for (const b of model.balancers ?? []) {
+    if (fastPathVerdict(b, p)?.taken !== true) continue;
+    const nft = applyNft({ ...model, marks: undefined }, { ...p, iif: undefined, mark: 0 }, null);
+    const target = b.targets.find((t) => t.mark === nft.mark);
+    if (!target) return null;
+    const via = p.family === 4 ? target.via : target.via6;
+    return { result: { type: "unicast", dev: target.interface, ...(via ? { via } : {}) }, steps: [...nft.steps, { kind: "verdict", text: fastPathForward(b, target, p) }], mark: nft.mark };
+  }
+  return null;
+}
+
 /** Traces a packet, and its reply when asked. */
 export function trace(view: KernelView, model: NftModel, p: Packet, reply = false): Trace {
+  const fast = fastForward(model, p);
+  if (fast) return fast;
   const first = applyNft(model, p, null);
   const d: Decision = decide(view, withMark(p, first.mark));
   const out: Trace = { result: d.result, steps: [...first.steps, ...d.steps], mark: first.mark };

@@ -141,6 +141,7 @@ function okResult(changed: boolean, balancers: BalancerInfo[]): ReconcileResult 
     routes: { add: [], remove: [], change: [] },
     nft: { action: "none", table: null },
     nftArp: { action: "none", table: null },
+    nftNetdev: { action: "none", table: null },
     extras: { add: [], remove: [] },
     links: { add: [], remove: [] },
     sysctls: [],

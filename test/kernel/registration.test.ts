@@ -3,7 +3,10 @@
  * a target registered through the CLI joins the table without moving a
  * remembered flow, survives a restart of the daemon, and leaves when its lease
  * runs out; a drained target takes no new flows but keeps its remembered ones
- * until the drain's timeout, then leaves; refusals name the field or the rule.
+ * until the drain's timeout, then leaves, and a new TCP connection that reuses
+ * a drained target's remembered 4-tuple never reaches it (issue 19: a SYN takes
+ * the table's decision); refusals name the field or the rule. Remembered
+ * (established) flows are UDP: a TCP source port reused is a new connection.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
@@ -27,6 +30,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
   const file = configFile(config, "registration.yaml");
   const sports = Array.from({ length: 300 }, (_, i) => 40000 + i * 3);
   const ns = () => lab.ns("fe");
+  const udp = async (ports: number[]) => (await probe(lab, { vip: LB.vip4, port: LB.udpPort, sports: ports, proto: "udp" })).map((r) => r?.split(" ")[0] ?? null);
   const targets = () => JSON.parse(cli(["lb", "target", "list", "stream-a", "--netns", ns(), "--json"]).stdout).targets as { name: string; source: string; state: string }[];
 
   beforeAll(async () => {
@@ -59,16 +63,18 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
   });
 
   it("a registered target joins without moving a remembered flow, survives a restart, and leaves when its lease runs out", async () => {
-    const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
+    const before = await udp(sports);
     expect(before.filter((t) => t === null)).toEqual([]);
     const t0 = Date.now();
     const add = cli(["lb", "target", "add", "stream-a", "target-d", "--via", "172.16.1.8", "--via6", "fd00:0:0:1::8", "--interface", "conduit-b", "--netns", ns(), "--json"]);
     expect(add.code, add.stderr).toBe(0);
     console.log(`registration applied in ${Date.now() - t0} ms`);
     expect(targets().find((t) => t.name === "target-d")).toMatchObject({ source: "registered", state: "serving" });
-    expect(await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports })).toEqual(before);
+    expect(await udp(sports)).toEqual(before);
     const fresh = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) });
     expect(fresh.filter((t) => t === "target-d").length).toBeGreaterThan(40);
+    const freshUdp = await udp(sports.map((p) => p + 1));
+    expect(freshUdp.filter((t) => t === "target-d").length).toBeGreaterThan(40);
 
     // a restart keeps it (renewed first, so the restart fits in the lease)
     expect(cli(["lb", "target", "renew", "stream-a", "target-d", "--netns", ns()]).code).toBe(0);
@@ -85,27 +91,35 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     expect(targets().map((t) => t.name)).not.toContain("target-d");
     const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) });
     expect(after.filter((t) => t === "target-d" || t === null)).toEqual([]);
-    // flows of the others did not move
-    expect(after.filter((t, i) => fresh[i] !== "target-d" && t !== fresh[i]).length).toBe(0);
+    // remembered flows of the others did not move
+    const afterUdp = await udp(sports.map((p) => p + 1));
+    expect(afterUdp.filter((t) => t === "target-d" || t === null)).toEqual([]);
+    expect(afterUdp.filter((t, i) => freshUdp[i] !== "target-d" && t !== freshUdp[i]).length).toBe(0);
   });
 
   it("a drained target takes no new flows, keeps its remembered ones until the timeout, then leaves; undrain brings it back", async () => {
-    const old = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
+    const old = await udp(sports);
+    const oldTcp = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     const ofA = old.filter((t) => t === "target-a").length;
     expect(ofA).toBeGreaterThan(40);
-    const drain = cli(["lb", "target", "drain", "stream-a", "target-a", "--timeout", "3s", "--netns", ns()]);
+    const drain = cli(["lb", "target", "drain", "stream-a", "target-a", "--timeout", "6s", "--netns", ns()]);
     expect(drain.code, drain.stderr).toBe(0);
     expect(targets().find((t) => t.name === "target-a")?.state).toBe("draining");
-    // remembered flows stay, new ones never reach it
-    expect(await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports })).toEqual(old);
+    // remembered flows stay, new ones never reach it: not even a new connection from a source port whose
+    // earlier connection to target-a is still remembered (its SYN takes the table's decision)
+    expect(await udp(sports)).toEqual(old);
+    const reused = sports.filter((_, i) => oldTcp[i] === "target-a");
+    expect(reused.length).toBeGreaterThan(40);
+    const again = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: reused });
+    expect(again.filter((t) => t === "target-a" || t === null)).toEqual([]);
     const fresh = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 2) });
     expect(fresh.filter((t) => t === "target-a")).toEqual([]);
     expect(fresh.filter((t) => t === null)).toEqual([]);
     // the timeout ends it: target-a leaves, its flows move, the others' stay
-    await daemon!.logged('"msg":"drain finished; target left"', 8000);
+    await daemon!.logged('"msg":"drain finished; target left"', 12000);
     await sleep(300);
     expect(targets().find((t) => t.name === "target-a")?.state).toBe("drained");
-    const moved = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
+    const moved = await udp(sports);
     expect(moved.filter((t) => t === "target-a" || t === null)).toEqual([]);
     expect(moved.filter((t, i) => old[i] !== "target-a" && t !== old[i]).length).toBe(0);
     // undrain: serving again, new flows reach it

@@ -193,7 +193,8 @@ describe.skipIf(!isRoot)("trace --live", () => {
       const [first, ...rest] = json!.packets;
       expect(first.flow.tcpFlags).toBe("syn");
       expect(first.balancer).toMatchObject({ source: "table", target, entryOwner: target });
-      expect(first.steps.map((s) => s.comment)).toContain("web: not remembered");
+      // a SYN never asks the memory: it takes the table's decision (issue 19)
+      expect(first.steps.map((s) => s.comment)).toContain("web: a new connection takes the table's decision");
       for (const p of rest) {
         expect(p.balancer).toMatchObject({ source: "memory", target, mark: targets[target].mark });
         expect(p.balancer.entry).toBeUndefined();

@@ -101,3 +101,41 @@ describe("target checks", () => {
     if (!r.ok) expect(r.issues.map((i) => i.path.join(".")).sort()).toEqual(["loadBalancers.0.flowMemory.size", "loadBalancers.0.flowMemory.timeout"]);
   });
 });
+
+describe("fast path config", () => {
+  const FAST = (ingress: string) => `    fastPath: { ingress: ${ingress} }\n`;
+  it("is off by default, and compiles a netdev table only when asked", () => {
+    expect(compile(mustLoad(LB(FLOW + TARGETS)), { links: {}, rpFilter: {} }).desired.nftNetdev).toBeUndefined();
+    const on = compile(mustLoad(LB(FAST("[eth1, eth2]") + FLOW + TARGETS)), { links: {}, rpFilter: {} }).desired;
+    expect(on.nftNetdev!.family).toBe("netdev");
+    expect(on.nftNetdev!.chains.filter((c) => c.hook === "ingress").map((c) => c.dev)).toEqual(["eth1", "eth2"]);
+    expect(on.balancers![0].fastPath?.ingress).toEqual(["eth1", "eth2"]);
+  });
+  it("names a bad, repeated or conduit interface", () => {
+    expect(mustFail(LB(FAST("[]") + FLOW + TARGETS)).join("\n")).toMatch(/loadBalancers\[0\]\.fastPath\.ingress: /);
+    expect(mustFail(LB(FAST('["bad name"]') + FLOW + TARGETS)).join("\n")).toMatch(/loadBalancers\[0\]\.fastPath\.ingress\[0\]: must be an interface name/);
+    expect(mustFail(LB(FAST("[eth1, eth1]") + FLOW + TARGETS))).toEqual([expect.stringMatching(/:5:\d+: loadBalancers\[0\]\.fastPath\.ingress\[1\]: interface eth1 is listed twice/)]);
+    expect(mustFail(LB(FAST("[conduit-a]") + FLOW + TARGETS)).join("\n")).toMatch(/fastPath\.ingress\[0\]: interface conduit-a is a target's conduit/);
+  });
+  it("refuses, at compile against the host's facts, a conduit narrower than an ingress interface and an ingress interface that is missing", () => {
+    const facts = { links: { eth1: { addresses: [], mtu: 9000 }, "conduit-a": { addresses: [], mtu: 1500 } }, rpFilter: {} };
+    const refusals = compile(mustLoad(LB(FAST("[eth1, eth9]") + FLOW + TARGETS)), facts).refusals!;
+    expect(refusals.map((r) => [r.path.join("."), r.message.split(":")[0]])).toEqual([
+      ["loadBalancers.0.fastPath.ingress.0", "MTU 9000 of eth1 is larger than MTU 1500 of conduit conduit-a (target a)"],
+      ["loadBalancers.0.fastPath.ingress.1", "interface eth9 does not exist on this host"],
+    ]);
+    expect(compile(mustLoad(LB(FAST("[eth1]") + FLOW + TARGETS)), { ...facts, links: { ...facts.links, eth1: { addresses: [], mtu: 1500 } } }).refusals).toBeUndefined();
+  });
+});
+
+describe("the fast-path example", () => {
+  it("is the load-balancer example with flow memory and a fast path on ext-vlan0", () => {
+    const root = join(import.meta.dirname, "..", "..", "examples");
+    const strip = (t: string) => t.replace(/^#.*\n/gm, "");
+    const fast = strip(readFileSync(join(root, "load-balancer-fastpath.yaml"), "utf8"));
+    const base = strip(readFileSync(join(root, "load-balancer.yaml"), "utf8"));
+    expect(fast).toBe(base.replace("    flows:", "    flowMemory: { timeout: 120s }\n    fastPath: { ingress: [ext-vlan0] }\n    flows:"));
+    const desired = compile(mustLoad(fast), { links: {}, rpFilter: {} }).desired;
+    expect(desired.nftNetdev?.chains[0]).toMatchObject({ hook: "ingress", dev: "ext-vlan0" });
+  });
+});

@@ -5,6 +5,9 @@ import { compile } from "../../src/compile/index.js";
 import { targetUpdate } from "../../src/plan/nftUpdate.js";
 import { mustLoad } from "../helpers/config.js";
 import { inputsOf } from "../../src/compile/inputs.js";
+import { makePlan, nftDesiredText } from "../../src/plan/plan.js";
+import { listingFingerprint } from "../../src/plan/nftListing.js";
+import { nftCommands } from "../../src/apply/execute.js";
 
 const example = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer.yaml"), "utf8");
 const tableOf = (text: string) => compile(mustLoad(text), { links: {}, rpFilter: {} }).desired.nft!;
@@ -53,7 +56,7 @@ describe("in-place target changes with flow memory", () => {
     expect(update).not.toBeNull();
     const v = verbs(update.commands);
     expect(v.slice(0, 2)).toEqual(["add set", "add set"]);
-    expect(v.filter((x) => x === "flush chain").length).toBe(2); // recall4 and recall6
+    expect(v.filter((x) => x === "flush chain").length).toBe(4); // recall4, recall6 and the SYN chains syn4, syn6
     expect(v).not.toContain("flush set");
   });
 
@@ -84,5 +87,36 @@ describe("in-place target changes with flow memory", () => {
   it("turning memory on or changing its timeout is a new table", () => {
     expect(targetUpdate(tableOf(example), compileWith(example))).toBeNull();
     expect(targetUpdate(compileWith(example), compile(mustLoad(example.replace("    flows:", "    flowMemory: { timeout: 30s }\n    flows:")), { links: {}, rpFilter: {} }).desired.nft!)).toBeNull();
+  });
+});
+
+describe("in-place target changes of a fast path (netdev table)", () => {
+  const fast = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer-fastpath.yaml"), "utf8");
+  const desiredOf = (text: string, draining: string[] = []) => compile(mustLoad(text), { links: {}, rpFilter: {} }, {}, inputsOf({ targetsDraining: new Set(draining) })).desired;
+
+  it("a target removed: its per-family chains and sets go, the maps' changed entries are rewritten, as in the inet table", () => {
+    const update = targetUpdate(desiredOf(fast).nftNetdev!, desiredOf(withoutD(fast)).nftNetdev!)!;
+    expect(update).not.toBeNull();
+    const inet = targetUpdate(desiredOf(fast).nft!, desiredOf(withoutD(fast)).nft!)!;
+    // the same Maglev entries move in both paths
+    expect(update.entries).toBe(inet.entries);
+    const deleted = update.commands.filter((c) => "delete" in c).map((c) => JSON.stringify(c));
+    expect(deleted.some((c) => c.includes('"chain"') && c.includes("_4"))).toBe(true);
+    expect(deleted.some((c) => c.includes('"chain"') && c.includes("_6"))).toBe(true);
+    expect(deleted.filter((c) => c.includes('"set"')).length).toBe(2);
+    expect(update.commands.every((c) => JSON.stringify(c).includes('"family":"netdev"'))).toBe(true);
+  });
+
+  it("a drain, with the routed path's update, goes in one transaction", () => {
+    const before = desiredOf(fast);
+    const after = desiredOf(fast, ["stream-a/target-a"]);
+    const record = (t: typeof before.nft) => ({ desired: nftDesiredText(t!), live: null, table: t });
+    const live = { rules: [], routes: [], nft: [], nftNetdev: [], sysctls: {}, interfaces: [] };
+    const applied = { nftDesired: record(before.nft).desired, nftLive: listingFingerprint([]), nftNetdevDesired: record(before.nftNetdev).desired, nftNetdevLive: listingFingerprint([]), desired: { nft: before.nft, nftNetdev: before.nftNetdev } };
+    const plan = makePlan({ desired: after, live, applied, sysctlOriginals: {}, priorities: { first: 1000, last: 1999 } });
+    expect(plan.nft.action).toBe("update");
+    expect(plan.nftNetdev.action).toBe("update");
+    const families = new Set(nftCommands(plan).map((c) => (Object.values(Object.values(c)[0] as object)[0] as { family: string }).family));
+    expect(families).toEqual(new Set(["inet", "netdev"]));
   });
 });

@@ -160,8 +160,9 @@ export function registerLbCommand(program: Command): void {
       if (opts.json) return printJson({ name: b.name, vips: b.vips, size: b.size, seed: b.seed, assignment: b.assignment, ...(b.flowMemory ? { flowMemory: b.flowMemory } : {}), flows: b.flows, targets });
       const memory = b.flowMemory ? `; flow memory ${b.flowMemory.timeout}s, at most ${b.flowMemory.size} flows per target and family` : "; stateless";
       const lines = [`${b.name}: VIPs ${b.vips.join(", ")}; Maglev size ${b.size}, seed ${b.seed}, assignment ${b.assignment}${memory}`];
-      const remembered = (t: (typeof targets)[number]) => (b.flowMemory ? ` ${String(t.remembered ?? 0).padStart(10)}` : "");
-      lines.push(`  ${"target".padEnd(16)} ${"state".padEnd(9)} ${"mark".padEnd(9)} ${"table".padEnd(6)} ${"via".padEnd(28)} ${"entries".padStart(8)} ${"share".padStart(7)} ${"packets".padStart(9)}${b.flowMemory ? ` ${"remembered".padStart(10)}` : ""}${targets.some((t) => t.source) ? "  source" : ""}`);
+      const remembered = (t: (typeof targets)[number]) => (t.fastPackets !== undefined ? ` ${String(t.fastPackets).padStart(9)}` : "") + (b.flowMemory ? ` ${String(t.remembered ?? 0).padStart(10)}` : "");
+      const fastColumn = targets.some((t) => t.fastPackets !== undefined) ? ` ${"fast".padStart(9)}` : "";
+      lines.push(`  ${"target".padEnd(16)} ${"state".padEnd(9)} ${"mark".padEnd(9)} ${"table".padEnd(6)} ${"via".padEnd(28)} ${"entries".padStart(8)} ${"share".padStart(7)} ${"packets".padStart(9)}${fastColumn}${b.flowMemory ? ` ${"remembered".padStart(10)}` : ""}${targets.some((t) => t.source) ? "  source" : ""}`);
       for (const t of targets)
         lines.push(`  ${t.name.padEnd(16)} ${(t.state ?? "up").padEnd(9)} ${t.mark.padEnd(9)} ${String(t.table).padEnd(6)} ${[t.via, t.via6].filter(Boolean).join(" ").padEnd(28)} ${String(t.entries).padStart(8)} ${(t.share * 100).toFixed(1).padStart(6)}% ${String(t.packets).padStart(9)}${remembered(t)}${t.source ? `  ${t.source}` : ""}`);
       process.stdout.write(lines.join("\n") + "\n");
@@ -173,7 +174,9 @@ export function registerLbCommand(program: Command): void {
     .option("--json", "machine-readable output")
     .action(async (opts: { netns?: string; json?: boolean }) => {
       const all = await views(opts.netns);
-      const rows = all.flatMap((b) => Object.entries(b.flowMatches).map(([flow, matches]) => ({ balancer: b.name, flow, matches })));
+      // the fast path counts per target, not per flow: one row for all its flows
+      const fastRow = (b: (typeof all)[number]) => (b.targets.some((t) => t.fastPackets !== undefined) ? [{ balancer: b.name, flow: "(fast path, all port flows)", matches: b.targets.reduce((n, t) => n + (t.fastPackets ?? 0), 0) }] : []);
+      const rows = all.flatMap((b) => [...Object.entries(b.flowMatches).map(([flow, matches]) => ({ balancer: b.name, flow, matches })), ...fastRow(b)]);
       if (opts.json) return printJson(rows);
       const lines = rows.map((r) => `  ${r.balancer.padEnd(16)} ${r.flow.padEnd(30)} ${String(r.matches).padStart(9)} packets`);
       process.stdout.write((lines.length ? lines : ["no load balancers applied"]).join("\n") + "\n");

@@ -3,6 +3,7 @@
  * (with symroute's applied marks) or against a config (the kernel as it
  * would be after applying it).
  */
+import { fastPathVerdict } from "../../simulate/fastPath.js";
 import type { Command } from "commander";
 import { CliError, compileFor, loadConfigFile, printJson, runnerFor } from "../common.js";
 import { MAX_CONFIG_SIZE_HELP, MAX_CONFIG_SIZE_OPTION } from "../../config/read.js";
@@ -37,6 +38,9 @@ interface TraceOptions {
   dport?: string;
   mark?: string;
   uid?: string;
+  ttl?: string;
+  fragment?: boolean;
+  syn?: boolean;
   reply?: boolean;
   netns?: string;
   json?: boolean;
@@ -79,6 +83,13 @@ export function packetFromOptions(o: TraceOptions, links: string[] | undefined):
   if (mark !== undefined) p.mark = mark;
   const uid = number("uid", o.uid, 0xfffffffe);
   if (uid !== undefined) p.uid = uid;
+  const ttl = number("ttl", o.ttl, 255);
+  if (ttl !== undefined) p.ttl = ttl;
+  if (o.fragment) p.fragment = true;
+  if (o.syn) {
+    if (p.proto !== 6) throw new CliError("--syn needs --proto tcp");
+    p.syn = true;
+  }
   return p;
 }
 
@@ -100,6 +111,9 @@ export function registerTraceCommand(program: Command): void {
     .option("--dport <port>")
     .option("--mark <mark>", "fwmark the packet already carries")
     .option("--uid <uid>", "socket owner of a locally sent packet")
+    .option("--ttl <n>", "TTL (IPv4) or hop limit (IPv6) on arrival: 1 is too few for a load balancer's fast path")
+    .option("--fragment", "the packet is a fragment: a load balancer's fast path leaves it to the routed path")
+    .option("--syn", "a TCP SYN (new connection): a balancer with flow memory ignores a remembered 4-tuple")
     .option("--reply", "also trace the reply, and say whether it leaves by the interface the request came in on")
     .option("--live", "trace real packets: set nftrace on the flow --from/--to/--proto/--sport/--dport/--iif selects and print each one's path through symroute's chains and the route the kernel chose")
     .option("--count <n>", "with --live: stop after this many packets", "10")
@@ -164,7 +178,9 @@ async function rememberedTargets(runner: Runner, balancers: BalancerInfo[], pack
   for (const b of balancers) {
     if (!b.flowMemory || !b.vips.includes(packet.dst)) continue;
     const sets = b.targets.map((t) => ({ name: t.name, set: flowSetName(t.chain, family) }));
-    out.set(b.name, await findRememberedFlow(runner, NFT_TABLE, sets, { src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport }));
+    // a packet the fast path takes is remembered in the netdev table's sets of the same names
+    const table = fastPathVerdict(b, packet)?.taken ? "netdev" : "inet";
+    out.set(b.name, await findRememberedFlow(runner, NFT_TABLE, sets, { src: packet.src, dst: packet.dst, sport: packet.sport, dport: packet.dport }, table));
   }
   return out;
 }
