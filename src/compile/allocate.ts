@@ -4,6 +4,7 @@
  */
 import type { ResolvedConfig } from "../config/resolved.js";
 import { lowestBit } from "../config/semantic.js";
+import { targetKey } from "../model/names.js";
 
 /** The numbers chosen for one config. */
 export interface Allocation {
@@ -72,10 +73,8 @@ export function allocate(resolved: ResolvedConfig): Allocation {
   return { uplinkTable, uplinkMark, vrfTables, targetTable, targetMark, egressTable, networkTable, markMask: resolved.markMask };
 }
 
-/** The key of a load balancer's target in the allocation maps. */
-export function targetKey(lb: string, target: string): string {
-  return `${lb}/${target}`;
-}
+/** The key of a load balancer's target in the allocation maps (named in model/names.ts, which its readers share). */
+export { targetKey };
 
 /** Gives rules consecutive priorities from the range, in the order given. */
 export function assignPriorities<T extends { priority: number }>(rules: T[], resolved: ResolvedConfig): T[] {

@@ -15,6 +15,7 @@ import { counter, gotoChain, hashIntoMark, matchDaddr, matchPorts, matchSaddr, r
 import { forwardTo, jumpChain, matchHopsLeft, matchTransport, matchUnfragmented } from "../model/nftFastPath.js";
 import { parsePrefix, type Family } from "../net/ip.js";
 import { HASH_KEYS, PORT_PROTOCOLS, flowSetName, maglevMaps, memoryChains, type TableSink } from "./lbShared.js";
+import { lbComment } from "../model/names.js";
 
 /** The netdev table's share of one balancer, and the ingress interfaces whose chains jump into it. */
 export interface FastPart extends TableSink {
@@ -56,22 +57,22 @@ export function compileFastPath(input: FastInput, facts: HostFacts, part: FastPa
       if (memory) {
         const set = flowSetName(t.chain, family);
         part.flowSets.push({ name: set, family, timeout: memory.timeout, size: memory.size });
-        part.nftRules.push({ chain, statements: [rememberFlow(family, set)], comment: `${lb.name}: flow memory of ${t.name}` });
+        part.nftRules.push({ chain, statements: [rememberFlow(family, set)], comment: lbComment(lb.name, { kind: "memory", target: t.name }) });
       }
-      part.nftRules.push({ chain, statements: [counter(), forwardTo(family, t.via, t.interface)], comment: `${lb.name}: fast path to ${t.name}` });
+      part.nftRules.push({ chain, statements: [counter(), forwardTo(family, t.via, t.interface)], comment: lbComment(lb.name, { kind: "fast target", target: t.name }) });
     }
     const entryChain = `${prefix}_in${family}`;
     part.chains.push({ name: entryChain });
     for (const dev of fastPath.ingress) {
       const rules = part.ingress.get(dev) ?? [];
-      rules.push({ statements: [matchDaddr(family, vips), ...(family === 4 ? [matchUnfragmented()] : []), matchHopsLeft(family), jumpChain(entryChain)], comment: `${lb.name}: to a VIP, unfragmented, hops left` });
+      rules.push({ statements: [matchDaddr(family, vips), ...(family === 4 ? [matchUnfragmented()] : []), matchHopsLeft(family), jumpChain(entryChain)], comment: lbComment(lb.name, { kind: "fast entry" }) });
       part.ingress.set(dev, rules);
     }
     if (owners.length === 0) continue;
     const ports = `${prefix}_ports${family}`;
     part.chains.push({ name: ports });
     const lookup = maglevMaps(lb.name, `${prefix}_m${family}`, `${prefix}_part${family}`, owners.map((o) => chainOf.get(o)!), part);
-    part.nftRules.push({ chain: ports, statements: [hashIntoMark(HASH_KEYS.ports[family], size, seed), lookup], comment: `${lb.name}: Maglev lookup` });
+    part.nftRules.push({ chain: ports, statements: [hashIntoMark(HASH_KEYS.ports[family], size, seed), lookup], comment: lbComment(lb.name, { kind: "lookup" }) });
     const next = memory ? `${prefix}_recall${family}` : ports;
     if (memory)
       memoryChains(lb.name, family, { recall: next, syn: `${prefix}_syn${family}`, ports }, targets.filter((t) => t.recalled).map((t) => ({ target: t.name, chain: chainOf.get(t.name)!, set: flowSetName(t.chain, family) })), part);
@@ -87,7 +88,7 @@ export function compileFastPath(input: FastInput, facts: HostFacts, part: FastPa
         ...(flow.sourcePorts?.length ? [matchPorts("sport", flow.sourcePorts)] : []),
         gotoChain(next),
       ];
-      part.nftRules.push({ chain: entryChain, statements, comment: `${lb.name}: fast path, flow ${flow.name}` });
+      part.nftRules.push({ chain: entryChain, statements, comment: lbComment(lb.name, { kind: "fast flow", flow: flow.name }) });
     }
   }
 }

@@ -9,6 +9,7 @@ import { gotoChain, jumpMap, markVmap, matchRemembered, type HashField, type Nft
 import { forgetFlow, matchTcpSyn } from "../model/nftFastPath.js";
 import type { Family } from "../net/ip.js";
 import { fnv1a32 } from "../maglev/hash.js";
+import { lbComment } from "../model/names.js";
 
 /** The jhash keys: flows with ports, pings (addresses only), and ICMP errors (the quoted packet's flow). */
 export const HASH_KEYS: Record<"ports" | "ping" | "error", Record<Family, HashField[]>> = {
@@ -78,7 +79,7 @@ export function maglevMaps(lbName: string, mapName: string, partChain: string, e
     for (let i = first; i <= last; i++) elem.push([i, entries[i]]);
     sink.maps.push({ name: `${mapName}_${k}`, elem });
     sink.chains.push({ name: `${partChain}_${k}` });
-    sink.nftRules.push({ chain: `${partChain}_${k}`, statements: [markVmap(`${mapName}_${k}`)], comment: `${lbName}: Maglev entries ${first}-${last}` });
+    sink.nftRules.push({ chain: `${partChain}_${k}`, statements: [markVmap(`${mapName}_${k}`)], comment: lbComment(lbName, { kind: "entries", first, last }) });
     ranges.push([[first, last], `${partChain}_${k}`]);
   }
   return jumpMap({ kind: "mark" }, ranges);
@@ -94,11 +95,11 @@ export function maglevMaps(lbName: string, mapName: string, partChain: string, e
  */
 export function memoryChains(lbName: string, family: 4 | 6, names: { recall: string; syn: string; ports: string }, recalled: { target: string; chain: string; set: string }[], sink: TableSink): void {
   sink.chains.push({ name: names.recall }, { name: names.syn });
-  sink.nftRules.push({ chain: names.recall, statements: [matchTcpSyn(), gotoChain(names.syn)], comment: `${lbName}: a new connection takes the table's decision` });
+  sink.nftRules.push({ chain: names.recall, statements: [matchTcpSyn(), gotoChain(names.syn)], comment: lbComment(lbName, { kind: "syn" }) });
   for (const r of recalled) {
-    sink.nftRules.push({ chain: names.recall, statements: [matchRemembered(family, r.set), gotoChain(r.chain)], comment: `${lbName}: flow memory of ${r.target}` });
-    sink.nftRules.push({ chain: names.syn, statements: [forgetFlow(family, r.set)], comment: `${lbName}: a new connection forgets ${r.target}'s` });
+    sink.nftRules.push({ chain: names.recall, statements: [matchRemembered(family, r.set), gotoChain(r.chain)], comment: lbComment(lbName, { kind: "memory", target: r.target }) });
+    sink.nftRules.push({ chain: names.syn, statements: [forgetFlow(family, r.set)], comment: lbComment(lbName, { kind: "syn forgets", target: r.target }) });
   }
-  sink.nftRules.push({ chain: names.recall, statements: [gotoChain(names.ports)], comment: `${lbName}: not remembered` });
-  sink.nftRules.push({ chain: names.syn, statements: [gotoChain(names.ports)], comment: `${lbName}: new connection` });
+  sink.nftRules.push({ chain: names.recall, statements: [gotoChain(names.ports)], comment: lbComment(lbName, { kind: "not remembered" }) });
+  sink.nftRules.push({ chain: names.syn, statements: [gotoChain(names.ports)], comment: lbComment(lbName, { kind: "new connection" }) });
 }

@@ -21,6 +21,7 @@ import { HASH_KEYS, MAP_CHUNK, PORT_PROTOCOLS, balancerSeed, flowSetName, maglev
 import { compileFastPath, type FastPart } from "./fastPath.js";
 import { targetKey, type Allocation } from "./allocate.js";
 import { emptyPart, type Part } from "./parts.js";
+import { lbComment } from "../model/names.js";
 
 /**
  * Where load balancers hook in: nft's `raw` priority, after defragmentation
@@ -90,13 +91,13 @@ function compileOne(lb: LoadBalancer, index: number, alloc: Allocation, previous
     const mark = alloc.targetMark.get(key)!;
     const tableId = alloc.targetTable.get(key)!;
     part.chains.push({ name: chainOf.get(t.name)! });
-    part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [setWholeMark(mark), counter()], comment: `${lb.name}: target ${t.name}` });
+    part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [setWholeMark(mark), counter()], comment: lbComment(lb.name, { kind: "target", target: t.name }) });
     if (memory)
       for (const family of [4, 6] as const) {
         if (!families.has(family) || !(family === 4 ? t.via : t.via6)) continue;
         const set = flowSetName(chainOf.get(t.name)!, family);
         part.flowSets!.push({ name: set, family, timeout: memory.timeout, size: memory.size });
-        part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [matchNfproto(family), matchL4proto(PORT_PROTOCOLS), rememberFlow(family, set)], comment: `${lb.name}: flow memory of ${t.name}` });
+        part.nftRules.push({ chain: chainOf.get(t.name)!, statements: [matchNfproto(family), matchL4proto(PORT_PROTOCOLS), rememberFlow(family, set)], comment: lbComment(lb.name, { kind: "memory", target: t.name }) });
       }
     const why = `load balancer ${lb.name}: target ${t.name}`;
     if (t.via) {
@@ -127,20 +128,20 @@ function compileOne(lb: LoadBalancer, index: number, alloc: Allocation, previous
     // ICMP errors the frontend itself sends about a packet to a VIP (too big for a conduit,
     // TTL run out) speak for the VIP: the client only knows that address
     for (const vip of vips)
-      part.nftRules.push({ chain: "lb_output", statements: [...localErrorAbout(family, vip), setSaddr(family, vip)], comment: `${lb.name}: local ICMP errors from the VIP` });
+      part.nftRules.push({ chain: "lb_output", statements: [...localErrorAbout(family, vip), setSaddr(family, vip)], comment: lbComment(lb.name, { kind: "local errors" }) });
     const inChain = `${prefix}_in${family}`;
     part.chains.push({ name: inChain });
     // stateless: no connection tracking for the VIPs' traffic either way (defragmentation still runs first, at -400);
     // the VIPs are listed in the rules, not in a named set, so a listing without set elements still shows them
     part.nftRules.push(
-      { chain: "lb_prerouting", statements: [matchDaddr(family, vips), notrack(), gotoChain(inChain)], comment: `${lb.name}: to a VIP` },
-      { chain: "lb_prerouting", statements: [matchSaddr(family, vips), notrack()], comment: `${lb.name}: replies from a VIP` },
+      { chain: "lb_prerouting", statements: [matchDaddr(family, vips), notrack(), gotoChain(inChain)], comment: lbComment(lb.name, { kind: "to vip" }) },
+      { chain: "lb_prerouting", statements: [matchSaddr(family, vips), notrack()], comment: lbComment(lb.name, { kind: "replies" }) },
     );
     if (entries.length > 0) {
       const lookup = maglevMaps(lb.name, `${prefix}_m${family}`, `${prefix}_part${family}`, entries, part);
       for (const kind of ["ports", "ping", "error"] as const) {
         part.chains.push({ name: `${prefix}_${kind}${family}` });
-        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), lookup], comment: `${lb.name}: Maglev lookup` });
+        part.nftRules.push({ chain: `${prefix}_${kind}${family}`, statements: [hashIntoMark(HASH_KEYS[kind][family], size, seed), lookup], comment: lbComment(lb.name, { kind: "lookup" }) });
       }
       if (memory) {
         // a remembered flow goes to its target before any hashing; the chains are rewritten in place as targets change
@@ -148,7 +149,7 @@ function compileOne(lb: LoadBalancer, index: number, alloc: Allocation, previous
         memoryChains(lb.name, family, { recall: `${prefix}_recall${family}`, syn: `${prefix}_syn${family}`, ports: `${prefix}_ports${family}` }, recalled, part);
       }
       // flows in priority order; ICMP errors ahead of the first ICMP flow (port flows never match them)
-      const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: `${lb.name}: ICMP errors follow their flow` };
+      const errorRule: NftRule = { chain: inChain, statements: [matchIcmpType(family, ICMP_ERRORS[family]), gotoChain(`${prefix}_error${family}`)], comment: lbComment(lb.name, { kind: "errors follow" }) };
       let errorPlaced = false;
       for (const rule of [...lb.flows].sort((a, b) => a.priority - b.priority).flatMap((flow) => flowRules(lb, flow, family, inChain, prefix, !!memory))) {
         if (!errorPlaced && rule.icmp) {
@@ -159,7 +160,7 @@ function compileOne(lb: LoadBalancer, index: number, alloc: Allocation, previous
       }
       if (!errorPlaced) part.nftRules.push(errorRule);
     }
-    part.nftRules.push({ chain: inChain, statements: [counter(), drop()], comment: `${lb.name}: no flow matched` });
+    part.nftRules.push({ chain: inChain, statements: [counter(), drop()], comment: lbComment(lb.name, { kind: "no flow" }) });
     part.sysctls.push(family === 4 ? { key: "net/ipv4/ip_forward", value: "1", why: `load balancer ${lb.name} forwards` } : { key: "net/ipv6/conf/all/forwarding", value: "1", why: `load balancer ${lb.name} forwards` });
   }
 
@@ -244,11 +245,11 @@ function flowRules(lb: LoadBalancer, flow: LoadBalancer["flows"][number], family
       counter(),
       gotoChain(`${prefix}_${memory ? "recall" : "ports"}${family}`),
     ];
-    out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: false });
+    out.push({ rule: { chain, statements, comment: lbComment(lb.name, { kind: "flow", flow: flow.name }) }, icmp: false });
   }
   if (flow.protocols.includes("icmp")) {
     const statements = [...common, matchL4proto([family === 4 ? "icmp" : "ipv6-icmp"]), counter(), gotoChain(`${prefix}_ping${family}`)];
-    out.push({ rule: { chain, statements, comment: `${lb.name}: flow ${flow.name}` }, icmp: true });
+    out.push({ rule: { chain, statements, comment: lbComment(lb.name, { kind: "flow", flow: flow.name }) }, icmp: true });
   }
   return out;
 }

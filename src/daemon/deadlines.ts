@@ -12,6 +12,7 @@ import type { Registry } from "./registry.js";
 import type { BalancerInfo } from "../model/balancer.js";
 import type { Reason } from "./reasons.js";
 import { last20, type DaemonSnapshot } from "./snapshot.js";
+import { parseTargetKey } from "../model/names.js";
 
 /** Why a drain ended. */
 export type DrainEnd = "flows ended" | "timeout" | "stateless";
@@ -92,7 +93,7 @@ export class DeadlineWatch {
       const counts = await this.host.rememberedFlows(balancers).catch(() => null);
       const now = clock.now();
       for (const d of drains) {
-        const keeps = memory.has(d.key.split("/")[0]);
+        const keeps = memory.has(parseTargetKey(d.key).balancer);
         const left = counts?.get(d.key) ?? null;
         // without a count (the read failed) only the timeout ends a drain of a balancer that keeps flows
         const why: DrainEnd | null = !keeps ? "stateless" : now >= d.deadline ? "timeout" : left === 0 ? "flows ended" : null;

@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { Daemon, ReconcileRecord, RepairKind } from "./daemon.js";
 import type { EventKind } from "./events.js";
 import { AUTH_FAILURE_EVENT, AUTH_FAILURES, type AuthFailure } from "./auth.js";
+import { parseTargetKey } from "../model/names.js";
 
 /** The registry with every symroute metric, fed by the daemon's events. */
 export function daemonMetrics(daemon: Daemon): Registry {
@@ -108,7 +109,7 @@ export function daemonMetrics(daemon: Daemon): Registry {
     collect() {
       this.reset();
       const counts = new Map<string, number>();
-      for (const k of daemon.snapshot().targetsRegistered) counts.set(k.split("/")[0], (counts.get(k.split("/")[0]) ?? 0) + 1);
+      for (const k of daemon.snapshot().targetsRegistered) counts.set(parseTargetKey(k).balancer, (counts.get(parseTargetKey(k).balancer) ?? 0) + 1);
       for (const lb of daemon.config().config.loadBalancers) if (lb.registration) this.set({ balancer: lb.name }, counts.get(lb.name) ?? 0);
     },
   });

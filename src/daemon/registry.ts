@@ -13,6 +13,7 @@ import { targetKey } from "../compile/allocate.js";
 import { inputsOf, withRegistered, type RegisteredTarget } from "../compile/inputs.js";
 import { callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { placeProblems, type LinkAddresses } from "./registrationPlace.js";
+import { parseTargetKey } from "../model/names.js";
 
 type Target = LoadBalancer["targets"][number];
 
@@ -203,7 +204,7 @@ export class Registry {
 
   /** Ends a drain: a registered target goes, a file target stays out until undrained. */
   finishDrain(k: string): void {
-    const [balancer, name] = k.split("/");
+    const { balancer, target: name } = parseTargetKey(k);
     const next = structuredClone(this.data);
     next.drains = next.drains.filter((d) => key(d.balancer, d.target) !== k);
     const registered = next.registrations.some((r) => r.balancer === balancer && r.target.name === name);

@@ -15,6 +15,7 @@ type Target = LoadBalancer["targets"][number];
 import { readIpState } from "../engine/index.js";
 import { ProcessRunner } from "../engine/index.js";
 import { sourcesOf, type Checked, type CheckedView } from "./probedHealth.js";
+import { parseTargetKey } from "../model/names.js";
 
 /** A target's health as the API shows it; `key` is "BALANCER/TARGET". */
 export interface TargetHealthView extends CheckedView {
@@ -60,6 +61,6 @@ function methodOf(c: TargetCheck, t: Target, addresses: string[]): CheckMethod {
 
 /** The API's view of a target's health. */
 export function targetView(v: CheckedView): TargetHealthView {
-  const [balancer, target] = v.key.split("/");
+  const { balancer, target } = parseTargetKey(v.key);
   return { balancer, target, ...v };
 }

@@ -12,6 +12,7 @@ import { NFT_TABLE } from "../compile/index.js";
 import { shares } from "../maglev/stats.js";
 import { hex } from "../model/rule.js";
 import type { BalancerInfo } from "../model/balancer.js";
+import { lbComment } from "../model/names.js";
 
 /** One target as `lb show --json` and `GET /v1/balancers` print it. */
 export interface TargetView {
@@ -91,8 +92,8 @@ export async function balancerViews(options: { netns?: string; runner?: Runner; 
   return all.map((b) => {
     const entries = new Map(shares(b.table, b.targets.map((t) => t.name)).map((s) => [s.name, s.entries]));
     const flowMatches: Record<string, number> = {};
-    for (const f of b.flows) flowMatches[f] = count.get(`${b.name}: flow ${f}`)?.packets ?? 0;
-    flowMatches["(no flow matched: dropped)"] = count.get(`${b.name}: no flow matched`)?.packets ?? 0;
+    for (const f of b.flows) flowMatches[f] = count.get(lbComment(b.name, { kind: "flow", flow: f }))?.packets ?? 0;
+    flowMatches["(no flow matched: dropped)"] = count.get(lbComment(b.name, { kind: "no flow" }))?.packets ?? 0;
     return {
       name: b.name,
       vips: b.vips,
@@ -107,8 +108,8 @@ export async function balancerViews(options: { netns?: string; runner?: Runner; 
         mark: hex(t.mark),
         entries: entries.get(t.name) ?? 0,
         share: b.size ? (entries.get(t.name) ?? 0) / b.size : 0,
-        packets: count.get(`${b.name}: target ${t.name}`)?.packets ?? 0,
-        ...(b.fastPath ? { fastPackets: count.get(`${b.name}: fast path to ${t.name}`)?.packets ?? 0 } : {}),
+        packets: count.get(lbComment(b.name, { kind: "target", target: t.name }))?.packets ?? 0,
+        ...(b.fastPath ? { fastPackets: count.get(lbComment(b.name, { kind: "fast target", target: t.name }))?.packets ?? 0 } : {}),
         state: t.state ?? "up",
         ...(b.flowMemory ? { remembered: remembered.get(targetKey(b.name, t.name)) ?? 0 } : {}),
       })),

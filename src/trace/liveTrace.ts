@@ -7,6 +7,7 @@
  * target, the mark and the verdict. Nothing here runs a command.
  */
 import { formatPrefix, parsePrefix, type Family } from "../net/ip.js";
+import { parseLbComment } from "../model/names.js";
 
 /** The table `trace --live` owns while it runs; deleted at the end (and a stale one at the start). */
 export const TRACE_TABLE = "symroute_trace";
@@ -249,28 +250,27 @@ export function balancerOf(steps: PathStep[]): BalancerHit | undefined {
   const of = (name: string): BalancerHit => (hit && hit.name === name ? hit : (hit = { name }));
   for (const s of steps) {
     if (s.kind !== "rule" || !s.comment) continue;
-    const colon = s.comment.indexOf(": ");
-    if (colon < 0) continue;
-    const name = s.comment.slice(0, colon);
-    const what = s.comment.slice(colon + 2);
-    if (what === "to a VIP") of(name);
-    else if (what.startsWith("flow ") && !/flow memory/.test(what)) of(name).flow = what.slice(5);
-    else if (/flow memory/.test(what) || /Maglev (lookup|entries)/.test(what)) {
+    const parsed = parseLbComment(s.comment);
+    if (!parsed) continue;
+    const { balancer: name, rule } = parsed;
+    if (rule.kind === "to vip") of(name);
+    else if (rule.kind === "flow") of(name).flow = rule.flow;
+    else if (rule.kind === "memory" || rule.kind === "lookup" || rule.kind === "entries") {
       const h = of(name);
       const jumped = /^(?:jump|goto) (\S+)/.exec(s.verdict ?? "")?.[1];
       // a flow-memory rule that did not jump (no entry yet) leaves the choice to the table
       if (!jumped) continue;
       // the chunked table's range lookup jumps to a part chain first: the target chain is the last jump
-      if (/Maglev lookup/.test(what) && /_part\d+_\d+$/.test(jumped)) continue;
-      h.source = /flow memory/.test(what) ? "memory" : "table";
+      if (rule.kind === "lookup" && /_part\d+_\d+$/.test(jumped)) continue;
+      h.source = rule.kind === "memory" ? "memory" : "table";
       h.chain = jumped;
-    } else if (what.startsWith("target ")) {
+    } else if (rule.kind === "target") {
       const h = of(name);
-      h.target = what.slice(7);
+      h.target = rule.target;
       h.chain ??= s.chain;
       const m = /meta mark set 0x([0-9a-f]+)/.exec(s.rule ?? "")?.[1];
       if (m !== undefined) h.mark = Number.parseInt(m, 16) >>> 0;
-    } else if (what === "no flow matched") of(name).noFlow = true;
+    } else if (rule.kind === "no flow") of(name).noFlow = true;
   }
   return hit;
 }

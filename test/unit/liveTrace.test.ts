@@ -117,7 +117,7 @@ describe("nft monitor trace parser", () => {
     // synthetic lines in the captured ones' form (test/kernel/traceLive.test.ts traces the real flow memory)
     const hit = [
       'trace id 1 inet symroute lb0_in4 rule meta l4proto { tcp, udp } th dport 80 goto lb0_ports4 comment "web: flow web" (verdict goto lb0_ports4)',
-      'trace id 1 inet symroute lb0_ports4 rule meta mark set ip saddr . ip daddr . th sport . th dport map @lb0_fm4 comment "web: flow memory" (verdict jump lb0_t_82c46232)',
+      'trace id 1 inet symroute lb0_ports4 rule meta mark set ip saddr . ip daddr . th sport . th dport map @lb0_fm4 comment "web: flow memory of b" (verdict jump lb0_t_82c46232)',
       'trace id 1 inet symroute lb0_t_82c46232 rule meta mark set 0x00020000 comment "web: target b" (verdict continue)',
     ].map((l) => parseTraceLine(l)!);
     expect(balancerOf(hit.map((e) => ({ table: "inet symroute", chain: e.chain, kind: "rule" as const, rule: e.rule, comment: e.comment, verdict: e.verdict })))).toEqual({
@@ -129,7 +129,7 @@ describe("nft monitor trace parser", () => {
       mark: 0x20000,
     });
     const miss = [
-      { table: "inet symroute", chain: "lb0_ports4", kind: "rule" as const, rule: "ip saddr . ip daddr vmap @lb0_fm4", comment: "web: flow memory lookup", verdict: "continue" },
+      { table: "inet symroute", chain: "lb0_ports4", kind: "rule" as const, rule: "ip saddr . ip daddr vmap @lb0_fm4", comment: "web: flow memory of a", verdict: "continue" },
       { table: "inet symroute", chain: "lb0_ports4", kind: "rule" as const, rule: "meta mark set jhash ip saddr mod 257 seed 0x1 meta mark vmap @lb0_m4", comment: "web: Maglev lookup", verdict: "jump lb0_t_1a80b1b3" },
       { table: "inet symroute", chain: "lb0_t_1a80b1b3", kind: "rule" as const, rule: "meta mark set 0x00010000", comment: "web: target a", verdict: "continue" },
     ];
