@@ -77,7 +77,9 @@ describe("rounds from a fake ping", () => {
   });
 
   function run(targets: string[], sources: { source4?: string; source6?: string }, timeout?: string) {
-    const check = checkSettings({ targets, interval: "50ms", ...(timeout ? { timeout } : {}) });
+    // a timeout of 1 s: an answer that a loaded machine delivers after 25 ms (half the interval, the default) must
+    // not count as a miss; a silent target still misses (its "no answer yet" line, a second later)
+    const check = checkSettings({ targets, interval: "50ms", timeout: timeout ?? "1s" });
     const rounds: UplinkRound[] = [];
     const transitions: Transition[] = [];
     const health = new UplinkHealth(check, performance.now());
