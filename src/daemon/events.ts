@@ -7,7 +7,7 @@
  */
 import type { Desired } from "../model/desired.js";
 import type { ResolvedConfig } from "../config/resolved.js";
-import { SYMROUTE_PROTO } from "../model/ownership.js";
+import { NFT_TABLE, SYMROUTE_PROTO } from "../model/ownership.js";
 
 /** What the daemon watches, derived from the config and its desired state. */
 export interface WatchScope {
@@ -52,10 +52,14 @@ export type EventKind = "rule" | "route" | "link" | "address" | "sysctl" | "nft"
 
 const PROTO = new RegExp(`\\bproto ${SYMROUTE_PROTO}\\b`);
 
+/** `nft monitor`'s line for a change of an object: "add rule inet symroute lb_in4 ...", "delete table netdev symroute". */
+const NFT_OBJECT = /^(?:add|delete|replace|insert|update|flush) (?:table|chain|rule|set|map|element|flowtable|counter|quota|limit|ct helper|ct timeout|ct expectation|synproxy|secmark) (?:inet|arp|netdev|ip|ip6|bridge) (\S+)/;
+
 /** Classifies one monitor line: the kind of object when it may concern symroute, else null. */
 export function classifyEvent(source: "ip" | "nft", line: string, scope: WatchScope): EventKind | null {
-  // `nft monitor` also prints packet traces (`trace --live`): a packet through symroute's chains changes nothing
-  if (source === "nft") return /\bsymroute\b/.test(line) && !line.startsWith("trace id ") ? "nft" : null;
+  // an object of symroute's own tables, by the table's name in the line, whatever a rule's comment says; packet
+  // traces (`trace --live`) and generation lines are no change of an object
+  if (source === "nft") return NFT_OBJECT.exec(line)?.[1] === NFT_TABLE ? "nft" : null;
   const body = line.replace(/^Deleted /, "");
   // rules: "1000:\tfrom 1.2.3.4 lookup 77 proto 97"
   if (/^[0-9]+:\s+(not\s+)?(from|to|iif|oif|fwmark|all|lookup|ipproto|sport|dport|uidrange|tos|suppress|goto|nop|blackhole|unreachable|prohibit)\b/.test(body)) return "rule";

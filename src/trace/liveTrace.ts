@@ -13,7 +13,7 @@ import { parseLbComment } from "../model/names.js";
 export const TRACE_TABLE = "symroute_trace";
 /** Before symroute's load balancers (-300, raw) and everything after them; after defragmentation (-400). */
 export const TRACE_PRIO = -350;
-/** The comment on the trace rules; never the word "symroute" alone, which the daemon's monitor takes for a change of its own table. */
+/** The comment on the trace rules (the daemon tells its own tables from this one by the table's name, not by comments). */
 export const TRACE_COMMENT = "symroute_trace: trace --live";
 
 /** Which packets to trace: every field optional, all given ones must match. */

@@ -29,6 +29,12 @@ const CAPTURED: [source: "ip" | "nft", line: string, kind: EventKind | null][] =
   ["nft", "delete table inet symroute", "nft"],
   ["nft", "# new generation 4 by process 30758 (nft)", null],
   ["nft", "add table inet other", null],
+  ["nft", "add table netdev symroute", "nft"],
+  ["nft", "delete element inet symroute lb0_t_1a80b1b3_f4 { 10.0.0.1 . 20.0.0.1 . 40000 . 80 }", "nft"],
+  // the live trace's own table and a rule whose comment holds the word: not symroute's objects
+  ["nft", 'add rule inet symroute_trace pre meta nftrace set 1 comment "symroute_trace: trace --live"', null],
+  ["nft", 'add rule inet filter input counter comment "symroute"', null],
+  ["nft", "trace id 3a1b2c4d inet symroute lb_prerouting packet: iif \"eth1\" ip saddr 10.0.0.1", null],
 ];
 
 describe("kernel events, from captured lines", () => {
