@@ -13,7 +13,10 @@ import { readFileSync } from "node:fs";
 import { Lab } from "../../src/lab/lab.js";
 import { buildLoadBalancer, LB, probe } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
-import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
+import { cli, configFile, isRoot, killDaemon, startDaemon, stateDir, type CliRun } from "../helpers/kernel.js";
+import { until } from "../helpers/until.js";
+import { callDaemon } from "../../src/daemon/client.js";
+import { join } from "node:path";
 
 const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .replace(/\n      - \{ name: target-d[^\n]*/, "")
@@ -22,7 +25,11 @@ const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .replace("    flows:", '    flowMemory: { timeout: 120s }\n    registration: { lease: 4s, allow: [172.16.0.0/16, "fd00::/16"] }\n    flows:')
   .concat('daemon:\n  metrics: "off"\n');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The daemon's last reconcile, as GET /v1/status says. */
+async function lastReconcileOf(netns: string): Promise<{ reason: string; error: string | null } | null> {
+  const answer = await callDaemon("GET", "/v1/status", netns);
+  return (answer?.body.daemon as { lastReconcile?: { reason: string; error: string | null } | null } | undefined)?.lastReconcile ?? null;
+}
 
 describe.skipIf(!isRoot)("target registration and drains", () => {
   const lab = new Lab("rg");
@@ -31,6 +38,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
   const sports = Array.from({ length: 300 }, (_, i) => 40000 + i * 3);
   const ns = () => lab.ns("fe");
   const udp = async (ports: number[]) => (await probe(lab, { vip: LB.vip4, port: LB.udpPort, sports: ports, proto: "udp" })).map((r) => r?.split(" ")[0] ?? null);
+  const lastReconcile = () => lastReconcileOf(ns());
   const targets = () => JSON.parse(cli(["lb", "target", "list", "stream-a", "--netns", ns(), "--json"]).stdout).targets as { name: string; source: string; state: string }[];
 
   beforeAll(async () => {
@@ -77,8 +85,11 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     expect(freshUdp.filter((t) => t === "target-d").length).toBeGreaterThan(40);
 
     // a restart keeps it (renewed first, so the restart fits in the lease)
-    expect(cli(["lb", "target", "renew", "stream-a", "target-d", "--netns", ns()]).code).toBe(0);
-    await sleep(400); // renewals are saved in batches 200 ms apart; a SIGKILL right after one would lose it
+    const renewed = cli(["lb", "target", "renew", "stream-a", "target-d", "--netns", ns(), "--json"]);
+    expect(renewed.code).toBe(0);
+    // renewals are saved in batches 200 ms apart: a SIGKILL before the batch is written would lose it
+    const expiresAt = (JSON.parse(renewed.stdout) as { target: { expiresAt: string } }).target.expiresAt;
+    await until(() => readFileSync(join(stateDir, `netns-${ns()}.targets.json`), "utf8").includes(expiresAt), 2000, "the renewal saved");
     killDaemon(daemon);
     await daemon!.done;
     daemon = await startDaemon([file, "--netns", ns()]);
@@ -87,7 +98,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
 
     // no renewal: gone within the 4 s lease (plus a reconcile)
     await daemon.logged('"msg":"lease expired; target removed"', 8000);
-    await sleep(300);
+    await until(async () => ((await lastReconcile())?.reason.includes("lease of stream-a/target-d expired") ?? false), 2000, "the reconcile without target-d");
     expect(targets().map((t) => t.name)).not.toContain("target-d");
     const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) });
     expect(after.filter((t) => t === "target-d" || t === null)).toEqual([]);
@@ -117,7 +128,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     expect(fresh.filter((t) => t === null)).toEqual([]);
     // the timeout ends it: target-a leaves, its flows move, the others' stay
     await daemon!.logged('"msg":"drain finished; target left"', 12000);
-    await sleep(300);
+    await until(async () => ((await lastReconcile())?.reason.includes("drain of stream-a/target-a finished") ?? false), 2000, "the reconcile without target-a");
     expect(targets().find((t) => t.name === "target-a")?.state).toBe("drained");
     const moved = await udp(sports);
     expect(moved.filter((t) => t === "target-a" || t === null)).toEqual([]);

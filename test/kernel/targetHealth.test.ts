@@ -12,6 +12,20 @@ import { Lab } from "../../src/lab/lab.js";
 import { buildLoadBalancer, LB, probe, targetHost } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
 import { cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
+import { until } from "../helpers/until.js";
+
+/** Each checked target's rounds so far, from GET /v1/balancers. */
+async function rounds(netns: string): Promise<number[]> {
+  const answer = await callDaemon("GET", "/v1/balancers", netns);
+  const balancers = (answer?.body.balancers ?? []) as { targets: { health: { rounds?: number } | null }[] }[];
+  return balancers.flatMap((b) => b.targets.map((t) => t.health?.rounds ?? 0));
+}
+
+/** True once a reconcile for this reason ended without error (the kernel has the change). */
+const reconciled = async (netns: string, reason: string) => {
+  const last = (await status(netns)).daemon.lastReconcile;
+  return !!last && last.reason.includes(reason) && last.error === null;
+};
 
 const CHECK_PORT = 4001;
 const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
@@ -20,7 +34,7 @@ const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .concat('daemon:\n  metrics: "off"\n');
 
 /** The daemon's status over its socket (the CLI's own client). */
-async function status(netns: string): Promise<{ daemon: { targetsDown: string[] } }> {
+async function status(netns: string): Promise<{ daemon: { targetsDown: string[]; lastReconcile: { reason: string; error: string | null } | null } }> {
   const answer = await callDaemon("GET", "/v1/status", netns);
   if (!answer) throw new Error(`no daemon answers for ${netns}`);
   return answer.body as { daemon: { targetsDown: string[] } };
@@ -46,7 +60,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
 
   it("a dead target leaves the table within 1.5 s and no other target's flow moves; it returns when it answers", async () => {
     const ns = lab.ns("fe");
-    await new Promise((r) => setTimeout(r, 1000)); // a few rounds of checks: every target up
+    await until(async () => (await rounds(ns)).every((n) => n >= 3), 5000, "three rounds of every target's check");
     expect((await status(ns)).daemon.targetsDown).toEqual([]);
     const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(before.filter((x) => x === "target-d").length).toBeGreaterThan(50);
@@ -67,7 +81,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
     expect(detected, "target-d marked down").toBeGreaterThan(0);
     console.log(`target-d down ${detected} ms after it stopped answering`);
     expect(detected).toBeLessThan(1500);
-    await new Promise((r) => setTimeout(r, 300)); // the reconcile that takes it out of the table
+    await until(() => reconciled(ns, "target stream-a/target-d down"), 2000, "the reconcile that takes target-d out of the table");
     const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(after.filter((x) => x === "target-d")).toEqual([]);
     const moved = before.filter((b, i) => b !== "target-d" && after[i] !== b).length;
@@ -78,7 +92,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
     await lab.exec(targetHost("target-d"), ["nft", "delete", "table", "inet", "dead"]);
     for (let i = 0; i < 100 && (await status(ns)).daemon.targetsDown.length > 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect((await status(ns)).daemon.targetsDown).toEqual([]);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => reconciled(ns, "target stream-a/target-d up"), 2000, "the reconcile that brings target-d back");
     const back = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(back.filter((x) => x === "target-d").length).toBeGreaterThan(50);
     expect(back.filter((x) => x === null)).toEqual([]);
