@@ -4,113 +4,12 @@
  * in semantic.ts, so that zod's JSON Schema export stays usable by editors.
  */
 import { z } from "zod";
-import { INTERFACE_NAME, OBJECT_NAME } from "./names.js";
-import { addressProblem, prefixProblem, type AddressField, type PrefixField } from "./addresses.js";
-import { expectedGot, quote } from "./messages.js";
+import { quote } from "./messages.js";
+import { address, boundedDuration, checkDuration, expecting, gateway, iface, integer, MAGLEV_MAX_SIZE, mask, MAX_DURATION_MS, name, portSpec, prefix, range, tableId } from "./schemaFields.js";
+import { bgpSchema, daemonSchema } from "./schemaDaemon.js";
 
-/**
- * A type error that names the field's own expectation (zod names "number" for a
- * string given to an integer field). A schema's error also receives the issues
- * of its checks: those fall through (undefined) to messages.ts's error map.
- */
-const expecting =
-  (what: string) =>
-  (issue: { code?: string; input?: unknown }): string | undefined =>
-    issue.code === "invalid_type" || issue.code === "invalid_union" ? expectedGot(what, issue.input) : undefined;
-
-const name = z
-  .string()
-  .regex(OBJECT_NAME, { error: (i) => `must be 1-63 letters, digits, '_', '.' or '-', starting with a letter or digit; got ${quote(String(i.input))}` });
-const iface = z
-  .string()
-  .regex(INTERFACE_NAME, { error: (i) => `must be an interface name: 1-15 letters, digits, '_', '.', '@' or '-'; got ${quote(String(i.input))}` });
-
-/** A string field holding one address, judged by addresses.ts. */
-function address(field: AddressField) {
-  return z.string().superRefine((text, ctx) => {
-    const problem = addressProblem(text, field);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, input: text });
-  });
-}
-
-/** A string field holding a CIDR (or a bare address), judged by addresses.ts. */
-function prefix(field: PrefixField = {}) {
-  return z.string().superRefine((text, ctx) => {
-    const problem = prefixProblem(text, field);
-    if (problem) ctx.addIssue({ code: "custom", message: problem, input: text });
-  });
-}
-
-/** An integer within [min, max]; the bounds' messages come from messages.ts's error map unless `tooBig` words it. */
-function integer(min: number, max: number, tooBig?: (input: unknown) => string) {
-  return z
-    .number({ error: expecting("an integer") })
-    .int({ error: expecting("an integer") })
-    .min(min)
-    .max(max, tooBig ? { error: (i) => tooBig(i.input) } : undefined);
-}
-
-const tableId = integer(1, 0xfffffffe);
-
-/** Largest Maglev table accepted: the paper's "large" size. Compile builds the table in memory and nft loads one map element per entry. */
-export const MAGLEV_MAX_SIZE = 655373;
-
-/** "1000-1999" or a single number, as used by allocate.tables and allocate.priorities. */
-const range = z.union(
-  [
-    z.string().regex(/^[0-9]+-[0-9]+$/, { error: (i) => `must be a range such as 1000-1999, got ${quote(String(i.input))}` }),
-    integer(0, 0xffffffff),
-  ],
-  { error: expecting("a range such as 1000-1999 or a single number") },
-);
-
-const HEX_MASK = /^0x[0-9a-fA-F]+$/;
-
-/** A mark mask: 32 bits at most, as a number or `0x...` text; more bits are refused, never truncated. */
-const mask = z
-  .union(
-    [
-      integer(1, 0xffffffff, (input) => `0x${Number(input).toString(16)} is beyond 32 bits: a mark mask is at most 0xffffffff`),
-      z
-        .string()
-        .regex(HEX_MASK, { error: (i) => `must be a hex mask such as 0x00ff0000, got ${quote(String(i.input))}` })
-        // the pattern (kept for the JSON Schema) takes any number of digits: the bits are counted here
-        .refine((text) => !HEX_MASK.test(text) || BigInt(text) <= 0xffffffffn, { error: (i) => `${String(i.input)} is beyond 32 bits: a mark mask is at most 0xffffffff` }),
-    ],
-    { error: expecting("a mask such as 0x00ff0000") },
-  )
-  .describe("fwmark bits symroute may use");
-
-const PORT_SPEC = /^[0-9]{1,5}(-[0-9]{1,5})?$/;
-const portSpec = z
-  .union([z.string(), z.number()], { error: expecting('a port or range such as "4000" or "4000-4010"') })
-  .transform((v) => String(v))
-  .superRefine((text, ctx) => {
-    if (!PORT_SPEC.test(text)) ctx.addIssue({ code: "custom", message: `must be a port or range such as "4000" or "4000-4010", got ${quote(text)}`, input: text });
-  });
-
-const gateway = (family: 4 | 6) => address({ family, use: "a gateway", other: family === 4 ? "gateway6" : "gateway" });
-
-/** The one form of a duration in the config: "250ms", "30s", "2m". */
-const DURATION = /^([0-9]+)(ms|s|m)$/;
-
-/** "250ms", "30s", "2m" in milliseconds; null for other text. The health check's durations and the daemon's share this form. */
-export function durationMs(text: string): number | null {
-  const m = DURATION.exec(text);
-  if (!m) return null;
-  const n = Number(m[1]);
-  return m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000;
-}
-
-/** A duration of at least `min` ms (and at most an hour): the health check's interval, timeout and hold. */
-function checkDuration(min: number, what: string) {
-  return z.string({ error: expecting("a duration such as 200ms or 10s") }).superRefine((text, ctx) => {
-    const ms = durationMs(text);
-    if (ms === null) ctx.addIssue({ code: "custom", message: `must be a duration such as 200ms, 10s or 1m; got ${quote(text)}`, input: text });
-    else if (ms < min) ctx.addIssue({ code: "custom", message: `must be at least ${min}ms${what ? ` ${what}` : ""}; got ${text}`, input: text });
-    else if (ms > 3_600_000) ctx.addIssue({ code: "custom", message: `must be at most 1h (3600s); got ${text}`, input: text });
-  });
-}
+export { boundedDuration, durationMs, formatBound, MAGLEV_MAX_SIZE, MAX_DURATION_MS } from "./schemaFields.js";
+export { BGP_DEFAULTS, bgpSchema, type Bgp } from "./schemaDaemon.js";
 
 /** Health check defaults (timeout: half the interval): a dead uplink is down after 4 missed rounds, 0.7 s after its first lost probe, under 0.9 s after the fault. */
 export const CHECK_DEFAULTS = { method: "icmp", interval: "200ms", down: 4, up: 5, hold: "10s" } as const;
@@ -212,29 +111,6 @@ const targetCheckSchema = z
 /** A target's check as the schema gives it. */
 export type TargetCheck = z.output<typeof targetCheckSchema>;
 
-/**
- * The longest duration anything takes (leases, drains, flow memory, the full
- * reconcile): a day. Far below what a timer holds (2^31 ms), so no timer that
- * waits for one of them ever overflows.
- */
-export const MAX_DURATION_MS = 86_400_000;
-
-/** A bound as people write it: "24h", "10s", "250ms". */
-export function formatBound(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
-
-/** The duration form with bounds, for fields beyond the health checks (flow memory, leases). */
-export function boundedDuration(min: number, max: number) {
-  return z.string({ error: expecting("a duration such as 30s or 2m") }).superRefine((text, ctx) => {
-    const ms = durationMs(text);
-    if (ms === null) ctx.addIssue({ code: "custom", message: `must be a duration such as 200ms, 30s or 2m; got ${quote(text)}`, input: text });
-    else if (ms < min || ms > max) ctx.addIssue({ code: "custom", message: `must be between ${formatBound(min)} and ${formatBound(max)}; got ${text}`, input: text });
-  });
-}
-
 /** One target of a balancer: from the file, or registered at run time (the same shape). */
 export const targetSchema = z.strictObject({
   name,
@@ -323,68 +199,6 @@ export const outboundSchema = z.strictObject({
   uplinks: z.array(name).optional().describe("the uplinks to share over; all uplinks when absent"),
   sticky: z.enum(["connection", "source"]).default("connection").describe("connection: each new connection drawn at random; source: one uplink per source address"),
   masquerade: z.boolean({ error: expecting("true or false") }).default(true).describe("rewrite the source to the uplink's address"),
-});
-
-/** `bgp`: the frontend's BGP speaker (BIRD 2), which announces the VIPs while they can be served (issue 13). */
-export const BGP_DEFAULTS = { bfdInterval: "100ms", bfdMultiplier: 3, speaker: "managed", withdrawWait: "2s" } as const;
-const asn = integer(1, 4294967295, (input) => `must be an AS number 1-4294967295, got ${String(input)}`);
-export const bgpSchema = z.strictObject({
-  routerId: address({ family: 4, use: "a router id" }).describe("the speaker's router id, an IPv4 address (usually the frontend's own)"),
-  asn: asn.describe("the frontend's AS; every frontend of a service uses the same one"),
-  neighbors: z
-    .array(
-      z.strictObject({
-        address: address({ use: "a BGP neighbour" }).describe("the router's address on a directly connected network; an IPv6 neighbour gets the IPv6 VIPs"),
-        asn: asn.describe("the router's AS"),
-        bfd: z.boolean({ error: expecting("true or false") }).default(true).describe("BFD on the session: the router withdraws a dead frontend within interval x multiplier"),
-      }),
-    )
-    .min(1)
-    .max(16),
-  bfd: z
-    .strictObject({
-      interval: checkDuration(10, "").default(BGP_DEFAULTS.bfdInterval).describe("BFD transmit and receive interval"),
-      multiplier: integer(2, 255).default(BGP_DEFAULTS.bfdMultiplier).describe("missed BFD packets before the session is down"),
-    })
-    .default({ interval: BGP_DEFAULTS.bfdInterval, multiplier: BGP_DEFAULTS.bfdMultiplier }),
-  speaker: z
-    .enum(["managed", "external"])
-    .default(BGP_DEFAULTS.speaker)
-    .describe("managed: symroute run starts its own BIRD on the file it writes; external: symroute writes an include for your BIRD and runs birdc configure"),
-  birdConfig: z.string().regex(/^\/[A-Za-z0-9._\/-]+$/, { error: (i) => `must be an absolute path of letters, digits, '.', '_', '-' and '/'; got ${quote(String(i.input))}` }).optional().describe("the file symroute writes; default under /run/symroute"),
-  birdSocket: z.string().regex(/^\/[A-Za-z0-9._\/-]+$/, { error: (i) => `must be an absolute path of letters, digits, '.', '_', '-' and '/'; got ${quote(String(i.input))}` }).optional().describe("BIRD's control socket; default under /run/symroute (external: your BIRD's, e.g. /run/bird/bird.ctl)"),
-  withdrawWait: checkDuration(0, "").default(BGP_DEFAULTS.withdrawWait).describe("on stop: the longest wait for the withdrawal to leave before BIRD stops"),
-});
-export type Bgp = z.output<typeof bgpSchema>;
-
-const absolutePath = z.string().regex(/^\/[^\0]*$/, { error: (i) => `must be an absolute path; got ${quote(String(i.input))}` });
-
-/** `symroute run`: where metrics are served and how often the whole kernel is compared besides its events. */
-const daemonSchema = z.strictObject({
-  metrics: z
-    .string()
-    .regex(/^(off|[0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be "off" or ADDRESS:PORT such as 127.0.0.1:9479 or [::1]:9479; got ${quote(String(i.input))}` })
-    .optional(),
-  reconcileInterval: boundedDuration(1000, MAX_DURATION_MS).optional().describe("full reconcile besides the kernel's events; 1s to 24h"),
-  debounce: boundedDuration(0, 10_000).optional().describe("quiet time after a kernel event before the reconcile; at most 10s"),
-  api: z
-    .strictObject({
-      listen: z
-        .string()
-        .regex(/^([0-9.]+:[0-9]{1,5}|\[[0-9a-fA-F:]+\]:[0-9]{1,5})$/, { error: (i) => `must be ADDRESS:PORT such as 192.0.2.10:9480 or [2001:db8::10]:9480; got ${quote(String(i.input))}` })
-        .describe("address and port of the API over TCP, for targets on other hosts; without tls only a loopback address (127.0.0.0/8, ::1)"),
-      tokenFile: absolutePath
-        .describe("file (mode 0600 or 0400) of the registrants' bearer tokens: lines NAME TOKEN [BALANCER,BALANCER|*], or one bare token"),
-      tls: z
-        .strictObject({
-          cert: absolutePath.describe("PEM certificate (chain) the API presents"),
-          key: absolutePath.describe("PEM private key of the certificate (not readable by others)"),
-        })
-        .optional()
-        .describe("HTTPS for the API; required unless listen is a loopback address"),
-    })
-    .optional()
-    .describe("the API over TCP, off by default; the unix socket is always there"),
 });
 
 export const configSchema = z.strictObject({

@@ -19,6 +19,8 @@ import { uplinkView, type UplinkHealthView } from "./uplinkHealth.js";
 import { targetView, type TargetHealthView } from "./targetHealth.js";
 import type { Transition } from "./health.js";
 import { Registry, type RegisteredView } from "./registry.js";
+import { BatchedSave } from "./batchedSave.js"; // the renewals' write timer, on the daemon's clock
+import type { RegistrationsFile } from "./registrationsFile.js";
 import { LOCAL_CALLER, type Caller } from "./caller.js";
 import { ReconcileRunner } from "./scheduler.js";
 import type { Reason } from "./reasons.js";
@@ -63,7 +65,8 @@ export class Daemon extends EventEmitter {
     const { clock } = this.deps;
     this.resolved = options.initial ?? options.load();
     this.snap = initialSnapshot(this.resolved.file, options.netns, clock.now());
-    this.registry = new Registry(this.deps.loadRegistrations(options.netns), (data) => this.deps.saveRegistrations(data, options.netns), () => clock.now());
+    const saver = new BatchedSave<RegistrationsFile>((data) => this.deps.saveRegistrations(data, options.netns), clock);
+    this.registry = new Registry(this.deps.loadRegistrations(options.netns), saver, () => clock.now());
     this.checks = this.deps.health(options.netns, (uplink, t) => this.onUplink(uplink, t), (key, t) => this.onTarget(key, t));
     this.checkSync = new CheckSync({
       deps: this.deps,

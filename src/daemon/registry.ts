@@ -1,7 +1,8 @@
 /**
  * Targets that come and go at run time (issue 12): registrations with an
- * optional lease, and drains. Pure: the daemon hands in the clock and a save
- * function, and the registry answers what compile should see. Registered
+ * optional lease, and drains. Pure: the daemon hands in the clock and a saver
+ * (batchedSave.ts owns the renewals' batching timer), and the registry answers
+ * what compile should see. Registered
  * targets are appended to their balancer's own targets; a name the file
  * already has is refused (the file wins: it is what an operator reviewed).
  */
@@ -10,6 +11,7 @@ import { durationMs, targetSchema, type LoadBalancer } from "../config/schema.js
 import { boundedMs, boundedTimeout, mustOwn, mustUse, RegistryError } from "./registrationRules.js";
 import type { RegistrationsFile } from "./registrationsFile.js";
 import { targetKey } from "../compile/allocate.js";
+import { immediateSave, type Saver } from "./batchedSave.js";
 import { inputsOf, withRegistered, type RegisteredTarget } from "../compile/inputs.js";
 import { callerName, LOCAL_CALLER, type Caller } from "./caller.js";
 import { placeProblems, type LinkAddresses } from "./registrationPlace.js";
@@ -54,11 +56,13 @@ export class Registry {
 
   constructor(
     data: RegistrationsFile,
-    private readonly save: (data: RegistrationsFile) => void,
+    save: Saver<RegistrationsFile> | ((data: RegistrationsFile) => void),
     private readonly now: () => number = Date.now,
   ) {
     this.data = structuredClone(data);
+    this.saver = typeof save === "function" ? immediateSave(save) : save;
   }
+  private readonly saver: Saver<RegistrationsFile>;
 
   /** The config with every registered target appended to its balancer (registrations the config no longer takes are left out). */
   merge(resolved: ResolvedConfig): ResolvedConfig {
@@ -137,7 +141,7 @@ export class Registry {
     // in place, not a copy of every registration: a thousand leases renew every few seconds
     r.expiresAt = r.leaseMs === null ? null : new Date(this.now() + r.leaseMs).toISOString();
     // a renewal changes only a deadline: saved with the next batch (a crash loses at most that much of a lease)
-    this.saveSoon();
+    this.saver.soon(() => this.data);
     return this.view(balancer, name, "registered", r.target as unknown as Target);
   }
 
@@ -284,32 +288,12 @@ export class Registry {
 
   /** Saves first: a registration the file does not hold is not made. */
   private commit(next: RegistrationsFile): void {
-    this.save(next);
+    this.saver.now(next);
     this.data = next;
-    if (this.pending) clearTimeout(this.pending);
-    this.pending = null;
   }
 
-  private pending: NodeJS.Timeout | null = null;
-
-  /** One write for a burst of renewals, 200 ms after the first. */
-  private saveSoon(): void {
-    this.pending ??= setTimeout(() => {
-      this.pending = null;
-      try {
-        this.save(this.data);
-      } catch {
-        // the next change saves again; a renewal lost to a full disk costs at most one lease after a restart
-      }
-    }, 200);
-    this.pending.unref?.();
-  }
-
-  /** Writes what a batch still holds (the daemon's stop). */
+  /** Writes what a batch of renewals still holds (the daemon's stop). */
   flush(): void {
-    if (!this.pending) return;
-    clearTimeout(this.pending);
-    this.pending = null;
-    this.save(this.data);
+    this.saver.flush();
   }
 }
