@@ -38,6 +38,8 @@ export function watchScope(resolved: ResolvedConfig, desired: Desired): WatchSco
   for (const lb of c.loadBalancers) {
     for (const t of lb.targets) interfaces.add(t.interface);
     if (lb.egress?.interface) interfaces.add(lb.egress.interface);
+    // a fast path's ingress interface deleted and made again has lost its netdev hook: its link event brings it back
+    for (const i of lb.fastPath?.ingress ?? []) interfaces.add(i);
   }
   for (const n of c.routedNetworks) {
     interfaces.add(n.interface);

@@ -42,3 +42,17 @@ describe("kernel events, from captured lines", () => {
     expect(classifyEvent(source, line, scope)).toBe(kind);
   });
 });
+
+describe("the daemon's watch scope", () => {
+  it("takes in a fast path's ingress interfaces: one deleted and made again is news (its netdev hook went with it)", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { mustLoad } = await import("../helpers/config.js");
+    const { watchScope } = await import("../../src/daemon/events.js");
+    const resolved = mustLoad(readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer-fastpath.yaml"), "utf8"));
+    const ingress = resolved.config.loadBalancers.flatMap((lb) => lb.fastPath?.ingress ?? []);
+    expect(ingress.length).toBeGreaterThan(0);
+    const scope = watchScope(resolved, { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
+    for (const i of ingress) expect(classifyEvent("ip", `5: ${i}@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP`, scope)).toBe("link");
+  });
+});
