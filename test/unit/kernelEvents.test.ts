@@ -49,9 +49,11 @@ describe("the daemon's watch scope", () => {
     const { join } = await import("node:path");
     const { mustLoad } = await import("../helpers/config.js");
     const { watchScope } = await import("../../src/daemon/events.js");
-    const resolved = mustLoad(readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer-fastpath.yaml"), "utf8"));
+    // a second ingress interface that nothing else in the file names
+    const text = readFileSync(join(import.meta.dirname, "..", "..", "examples", "load-balancer-fastpath.yaml"), "utf8").replace("fastPath: { ingress: [ext-vlan0] }", "fastPath: { ingress: [ext-vlan0, ext-vlan1] }");
+    const resolved = mustLoad(text);
     const ingress = resolved.config.loadBalancers.flatMap((lb) => lb.fastPath?.ingress ?? []);
-    expect(ingress.length).toBeGreaterThan(0);
+    expect(ingress).toEqual(["ext-vlan0", "ext-vlan1"]);
     const scope = watchScope(resolved, { rules: [], routes: [], sysctls: [], nft: null, links: [], requires: [] });
     for (const i of ingress) expect(classifyEvent("ip", `5: ${i}@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP`, scope)).toBe("link");
   });
