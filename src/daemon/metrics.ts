@@ -81,6 +81,16 @@ export function daemonMetrics(daemon: Daemon): Registry {
       for (const b of await views()) for (const t of b.targets) this.inc({ balancer: b.name, target: t.name }, t.packets);
     },
   });
+  new Counter({
+    name: "symroute_target_fast_packets_total",
+    help: "Packets a load balancer's fast path (fastPath.ingress) forwarded to each target (nft counters of the netdev table).",
+    labelNames: ["balancer", "target"],
+    registers: [register],
+    async collect() {
+      this.reset();
+      for (const b of await views()) for (const t of b.targets) if (t.fastPackets !== undefined) this.inc({ balancer: b.name, target: t.name }, t.fastPackets);
+    },
+  });
   new Gauge({
     name: "symroute_target_remembered_flows",
     help: "Flows a balancer's flow memory holds for each target now (balancers with flowMemory).",

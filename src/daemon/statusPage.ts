@@ -173,7 +173,8 @@ function render(d) {
   if (d.balancers.length === 0) lbs.appendChild(el("div", { "class": "card muted" }, ["no load balancer"]));
   d.balancers.forEach(function (b) {
     var memory = !!b.flowMemory;
-    var rows = [el("tr", {}, [el("th", {}, ["target"]), el("th", {}, ["state"]), el("th", {}, ["check"]), el("th", {}, ["share"]), el("th", {}, [""]), el("th", {}, ["packets"])].concat(memory ? [el("th", {}, ["remembered"])] : []))];
+    var fast = b.targets.some(function (t) { return t.fastPackets !== undefined; });
+    var rows = [el("tr", {}, [el("th", {}, ["target"]), el("th", {}, ["state"]), el("th", {}, ["check"]), el("th", {}, ["share"]), el("th", {}, [""]), el("th", {}, ["packets"])].concat(fast ? [el("th", {}, ["fast path"])] : []).concat(memory ? [el("th", {}, ["remembered"])] : []))];
     b.targets.forEach(function (t) {
       var check = t.health ? ms(t.health.ewmaMs) + " " + pct(t.health.loss) : "–";
       rows.push(el("tr", { "data-target": t.name, "data-state": t.state || "up" }, [
@@ -183,7 +184,7 @@ function render(d) {
         el("td", {}, [pct(t.share)]),
         el("td", {}, [el("span", { "class": "bar", style: "width:" + Math.round(t.share * 200) + "px" })]),
         el("td", {}, [String(t.packets)])
-      ].concat(memory ? [el("td", {}, [String(t.remembered || 0)])] : [])));
+      ].concat(fast ? [el("td", {}, [String(t.fastPackets || 0)])] : []).concat(memory ? [el("td", {}, [String(t.remembered || 0)])] : [])));
     });
     lbs.appendChild(el("div", { "class": "card", "data-balancer": b.name }, [
       el("div", {}, [el("span", { "class": "name" }, [b.name]), el("span", { "class": "muted" }, ["  " + b.vips.join(", ") + " · " + b.assignment + " · " + b.size + " entries" + (b.flowMemory ? " · flow memory " + b.flowMemory.timeout + "s" : " · stateless")])]),
