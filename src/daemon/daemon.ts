@@ -108,7 +108,7 @@ export class Daemon extends EventEmitter {
       log: (level, fields) => this.log(level, fields),
       emit: (event, key) => this.emit(event, key),
       reconcile: async (reasons) => {
-        await this.reconcileIncluding(reasons);
+        await this.runner.runNow(reasons);
         await this.syncChecks("restarted");
       },
       stopping: () => this.stopping,
@@ -117,11 +117,13 @@ export class Daemon extends EventEmitter {
       registry: this.registry,
       config: () => this.resolved,
       interfaceAddresses: () => this.deps.interfaceAddresses(options.netns),
-      reconcile: (reasons) => this.reconcileIncluding(reasons),
+      // a reconcile that starts after the caller's change (a burst of callers shares one)
+      reconcile: (reasons) => this.runner.runNow(reasons),
       joining: this.checkSync.joining,
       syncChecks: (what) => this.syncChecks(what),
       armDeadlines: (soonMs) => this.deadlines.arm(soonMs),
       log: (level, fields) => this.log(level, fields),
+      stopping: () => this.stopping,
     };
   }
 
@@ -178,14 +180,16 @@ export class Daemon extends EventEmitter {
   /** Stops: nothing new starts, the reconcile in flight ends, then every child; with `destroyKernel` symroute's objects go too. */
   async stop(destroyKernel = false): Promise<void> {
     this.stopping = true;
-    // withdraw the VIPs and let the router converge before anything else stops
-    await this.speaker?.stop();
-    await this.runner.stop();
-    await this.deadlines.stop();
-    this.registry.flush();
-    await this.checkSync.idle();
+    // each step whatever the one before did: a step that fails must not leave the children running (the process
+    // would never end); withdraw the VIPs first and let the router converge
+    const quietly = (p: Promise<unknown> | undefined) => Promise.resolve(p).catch((e: unknown) => this.log("error", { msg: "stop", error: (e as Error).message }));
+    await quietly(this.speaker?.stop());
+    await quietly(this.runner.stop());
+    await quietly(this.deadlines.stop());
+    await quietly(Promise.resolve().then(() => this.registry.flush()));
+    await quietly(this.checkSync.idle());
     let deadline: unknown = null;
-    const children = Promise.all([this.monitor?.stop(), this.checks.stop()]);
+    const children = Promise.all([quietly(this.monitor?.stop()), quietly(this.checks.stop())]);
     await Promise.race([children, new Promise((r) => (deadline = this.deps.clock.setTimeout(() => r(null), CHILDREN_DEADLINE_MS)))]);
     this.deps.clock.clearTimeout(deadline);
     if (destroyKernel) await this.deps.destroy({ netns: this.options.netns });
@@ -250,11 +254,6 @@ export class Daemon extends EventEmitter {
   }
   targetHealth(): TargetHealthView[] {
     return this.checks.targets.views().map(targetView);
-  }
-
-  /** A reconcile that starts after the caller's change (a burst of callers shares one). */
-  private reconcileIncluding(reasons: Reason[]): Promise<ReconcileRecord> {
-    return this.runner.runNow(reasons);
   }
 
   private onLine(source: "ip" | "nft", line: string): void {

@@ -56,7 +56,8 @@ export class DeadlineWatch {
     // never past what a timer holds: a deadline further away is looked at again when this one fires
     this.timer = clock.setTimeout(() => {
       this.timer = null;
-      this.running = this.check().finally(() => {
+      // a look whose reconcile the daemon's stop refused (RunnerStopped) ends quietly: nothing waits on it but stop
+      this.running = this.check().catch(() => undefined).finally(() => {
         this.running = null;
         this.arm();
       });
@@ -66,7 +67,7 @@ export class DeadlineWatch {
   /** Stops the timer and waits for a look under way. */
   async stop(): Promise<void> {
     this.disarm();
-    await this.running;
+    await this.running?.catch(() => undefined);
   }
 
   private disarm(): void {

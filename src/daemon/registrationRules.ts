@@ -9,7 +9,7 @@ import { callerMayUse, callerName, type Caller } from "./caller.js";
 /** A refusal the API answers with its status code. */
 export class RegistryError extends Error {
   constructor(
-    readonly status: 400 | 403 | 404 | 409 | 422,
+    readonly status: 400 | 403 | 404 | 409 | 422 | 503,
     message: string,
     readonly errors: string[] = [message],
   ) {

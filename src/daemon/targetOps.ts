@@ -24,12 +24,19 @@ export interface TargetOpsHost {
   syncChecks(what: string): Promise<void>;
   armDeadlines(soonMs?: number): void;
   log(level: "info" | "warn", fields: Record<string, unknown>): void;
+  stopping(): boolean;
+}
+
+/** Once stop began, a change would be saved with no reconcile to make it true: refused before it is made. */
+function open(host: TargetOpsHost): void {
+  if (host.stopping()) throw new RegistryError(503, "the daemon is stopping: nothing is registered, renewed, removed or drained now");
 }
 
 const because = (balancer: string, name: string, change: TargetChange): Reason[] => [{ kind: "target", target: targetKey(balancer, name), change }];
 
 /** Registers (or renews) a target and reconciles; a kernel that refuses it gets it taken back (422). */
 export async function registerTarget(host: TargetOpsHost, balancer: string, body: unknown, lease?: string, caller: Caller = LOCAL_CALLER): Promise<{ view: RegisteredView; reconcile: ReconcileRecord | null }> {
+  open(host);
   const name = typeof (body as { name?: unknown })?.name === "string" ? (body as { name: string }).name : "";
   const previous = host.registry.recordOf(balancer, name);
   // the conduit rules judge the next hop against the frontend's addresses as they are now
@@ -54,6 +61,7 @@ export async function registerTarget(host: TargetOpsHost, balancer: string, body
 
 /** Renews a registration's lease. */
 export function renewTarget(host: TargetOpsHost, balancer: string, name: string, caller: Caller = LOCAL_CALLER): RegisteredView {
+  open(host);
   const view = host.registry.renew(balancer, name, caller);
   if (!view) throw new RegistryError(404, `no registered target ${name} in ${balancer}`);
   host.armDeadlines();
@@ -62,6 +70,7 @@ export function renewTarget(host: TargetOpsHost, balancer: string, name: string,
 
 /** Removes a registered target now (its flows move). */
 export async function removeTarget(host: TargetOpsHost, balancer: string, name: string, caller: Caller = LOCAL_CALLER): Promise<ReconcileRecord> {
+  open(host);
   host.registry.remove(host.config(), balancer, name, caller);
   host.log("info", { msg: "target removed", target: `${balancer}/${name}` });
   const record = await host.reconcile(because(balancer, name, "removed"));
@@ -71,6 +80,7 @@ export async function removeTarget(host: TargetOpsHost, balancer: string, name: 
 
 /** Drains a target: no new flows now; it leaves when its remembered flows end or the timeout passes. */
 export async function drainTarget(host: TargetOpsHost, balancer: string, name: string, timeoutMs?: number, caller: Caller = LOCAL_CALLER): Promise<{ view: RegisteredView; reconcile: ReconcileRecord }> {
+  open(host);
   const view = host.registry.drain(host.config(), balancer, name, timeoutMs, caller);
   host.log("info", { msg: "target draining", target: `${balancer}/${name}`, deadline: view.drainDeadline });
   const record = await host.reconcile(because(balancer, name, "draining"));
@@ -80,6 +90,7 @@ export async function drainTarget(host: TargetOpsHost, balancer: string, name: s
 
 /** Ends a target's drain: it takes new flows again. */
 export async function undrainTarget(host: TargetOpsHost, balancer: string, name: string, caller: Caller = LOCAL_CALLER): Promise<ReconcileRecord> {
+  open(host);
   if (!host.registry.undrain(balancer, name, caller)) throw new RegistryError(404, `target ${name} of ${balancer} is not drained`);
   host.log("info", { msg: "target undrained", target: `${balancer}/${name}` });
   return host.reconcile(because(balancer, name, "undrained"));

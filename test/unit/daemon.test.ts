@@ -237,3 +237,34 @@ describe("daemon, without the kernel", () => {
     await f.daemon.stop();
   });
 });
+
+describe("daemon stop, races found by bench/shutdown.ts", () => {
+  it("a drain that ends while a reconcile runs, then SIGTERM: the drain's reconcile is refused, stop still ends and stops every child", async () => {
+    const f = await started(
+      fakeDaemon(dynamic, {
+        balancers: withMemory,
+        flows: async () => new Map([["stream-a/target-a", 0]]),
+        registrations: { version: 1, registrations: [], drains: [{ balancer: "stream-a", target: "target-a", since: new Date(0).toISOString(), deadline: new Date(300_000).toISOString() }], drained: [] },
+      }),
+    );
+    f.line(RULE_DELETED);
+    await f.clock.advance(20);
+    const inFlight = f.current();
+    await f.clock.advance(1000); // the drain watch finds no flows left: its reconcile waits for the one in flight
+    expect(f.daemon.snapshot().drainsFinished).toMatchObject([{ target: "stream-a/target-a", why: "flows ended" }]);
+    const stopping = f.daemon.stop();
+    inFlight.ok();
+    await stopping;
+    expect([f.uplinks.stopped, f.targets.stopped, f.children.monitorStopped]).toEqual([true, true, true]);
+    expect(f.clock.armed()).toBe(0);
+  });
+
+  it("a registration that arrives after stop began is refused before it changes anything (503)", async () => {
+    const f = await started(fakeDaemon(dynamic, { auto: true }));
+    await f.daemon.stop();
+    const refused = await f.daemon.registerTarget("stream-a", { name: "t9", via: "172.16.1.9", interface: "conduit-b" }).catch((e: { status?: number }) => e);
+    expect((refused as { status?: number }).status).toBe(503);
+    expect(f.saved).toEqual([]);
+    expect(f.daemon.targetList().map((t) => t.name)).not.toContain("t9");
+  });
+});

@@ -135,8 +135,12 @@ export function registerRunCommands(program: Command): void {
       await stopped;
       if (watchdog) clearInterval(watchdog);
       // a fatal stop leaves the kernel as it is, whatever --destroy-on-exit says: the state that says what to remove is the problem
-      await daemon.stop(!!opts.destroyOnExit && !fatal.error);
-      await listeners.close();
+      try {
+        await daemon.stop(!!opts.destroyOnExit && !fatal.error);
+      } finally {
+        // whatever the stop met, nothing may keep listening: an open server would keep the process alive
+        await listeners.close();
+      }
       log.flush?.();
       if (fatal.error) throw new CliError(`run: ${fatal.error.message}`);
     });
