@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { EtcdCluster } from "../helpers/etcd.js";
 import { EtcdClient } from "../../src/fleet/etcd.js";
@@ -230,5 +231,39 @@ describe("fleet store on a 3-member etcd", () => {
     await store.registerTarget(target("t-after"), 60_000);
     await ev.waitFor((e) => e.type === "put" && e.key === keys.target("stream-a", "t-after"));
     expect(w.current().targets.has(keys.target("stream-a", "t-survivor"))).toBe(true);
+  });
+});
+
+describe("fleet store over TLS", () => {
+  const cluster = new EtcdCluster("ft", true);
+  const open: { close(): void }[] = [];
+  beforeAll(async () => {
+    await cluster.start();
+  }, 60_000);
+  afterAll(async () => {
+    for (const c of open) c.close();
+    await cluster.stop();
+  });
+
+  it("registers through member A and watches through member C with a client certificate; no certificate, no answer", async () => {
+    const tls = cluster.clientTls!;
+    const a = new EtcdClient({ endpoints: [cluster.members[0].endpoint], tls });
+    const c = new EtcdClient({ endpoints: [cluster.members[2].endpoint], tls });
+    open.push(a, c);
+    const ev = new Events();
+    const w = new FleetWatcher(c, keys, ev.push, { probeMs: 500 });
+    await w.start();
+    try {
+      await new FleetStore(a, keys).registerTarget(target("t-tls"), 30_000);
+      await ev.waitFor((e) => e.type === "put" && e.key === keys.target("stream-a", "t-tls"));
+    } finally {
+      await w.stop();
+    }
+    // a certificate the fleet's CA did not sign: the member refuses the handshake
+    const r = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=rogue", "-keyout", "rogue.key", "-out", "rogue.pem"], { cwd: cluster.dir });
+    expect(r.status).toBe(0);
+    const anonymous = new EtcdClient({ endpoints: [cluster.members[0].endpoint], tls: { ...tls, cert: join(cluster.dir, "rogue.pem"), key: join(cluster.dir, "rogue.key") }, timeoutMs: 2000 });
+    open.push(anonymous);
+    await expect(anonymous.status()).rejects.toThrow(/no etcd endpoint answered/);
   });
 });
