@@ -141,3 +141,19 @@ describe("fleet fingerprint and compare", () => {
     ]);
   });
 });
+
+describe("member record", () => {
+  it("carries each merged balancer's inputs, validates, and differs when a registered target is missing", async () => {
+    const { memberRecordOf } = await import("../../src/fleet/memberRecord.js");
+    const { memberRecordSchema } = await import("../../src/fleet/records.js");
+    const sets = { targetsDown: new Set(["stream-a/target-c"]), targetsDraining: new Set<string>(), targetsDrained: new Set<string>() };
+    const merged = withRegistered(resolved, inputsOf({ registered: [{ balancer: "stream-a", target: { name: "t1", via: "172.16.1.9", interface: "conduit-b" } }] })).config;
+    const facts = { member: "fe1", appliedRevision: 4, merged, sets, vipsAnnounced: ["2000::1", "20.0.0.1"], lastReconcile: 0, storeConnected: true, now: 0 };
+    const a = memberRecordOf(facts);
+    expect(memberRecordSchema.parse(a)).toEqual(a);
+    expect(a.balancers["stream-a"].targets).toEqual({ "target-a": "serving", "target-b": "serving", "target-c": "down", t1: "serving" });
+    expect(a.vipsAnnounced).toEqual(["20.0.0.1", "2000::1"]);
+    const b = memberRecordOf({ ...facts, member: "fe2", merged: resolved.config });
+    expect(compareMembers([a, b, { ...a, member: "fe3" }])).toEqual([{ member: "fe2", subject: "balancer stream-a", detail: "lacks t1" }]);
+  });
+});
