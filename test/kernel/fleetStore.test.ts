@@ -150,22 +150,24 @@ describe("fleet store on a 3-member etcd", () => {
     });
     const p1 = new MemberPublisher(client(0), keys, "fe1", 5);
     const p2 = new MemberPublisher(client(1), keys, "fe2", 5);
-    const p3 = new MemberPublisher(client(2), keys, "fe3", 5);
     await p1.publish(record("fe1", []));
     await p2.publish(record("fe2", ["stream-a/b"]));
-    await p3.publish(record("fe3", []));
     try {
       const status = await cli(["fleet", "status", "--config", file, "--json"]);
       expect(status.code).toBe(0);
       const json = JSON.parse(status.out) as { members: MemberRecord[]; disagreements: { member: string; subject: string; detail: string }[] };
-      expect(json.members.map((m) => m.member)).toEqual(["fe1", "fe2", "fe3"]);
-      expect(json.disagreements).toEqual([{ member: "fe2", subject: "balancer stream-a", detail: "b is down, serving on most" }]);
+      expect(json.members.map((m) => m.member)).toEqual(["fe1", "fe2"]);
+      // two members and no majority: both are marked, each against the other
+      expect(json.disagreements).toEqual([
+        { member: "fe1", subject: "balancer stream-a", detail: "b is serving, down on fe2" },
+        { member: "fe2", subject: "balancer stream-a", detail: "b is down, serving on fe1" },
+      ]);
       const text = await cli(["fleet", "status", "--config", file]);
-      expect(text.out).toMatch(/! fe2: balancer stream-a: b is down/);
+      expect(text.out).toMatch(/! fe2: balancer stream-a: b is down, serving on fe1/);
+      expect(text.out).toMatch(/lb stream-a +!aaaaaaaa 2\/2 +!bbbbbbbb 1\/2/);
     } finally {
       await p2.stop();
       await p1.stop();
-      await p3.stop();
     }
     // a stopped member's record leaves with its lease
     const after = JSON.parse((await cli(["fleet", "status", "--config", file, "--json"])).out) as { members: unknown[] };

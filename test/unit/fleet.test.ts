@@ -157,3 +157,21 @@ describe("member record", () => {
     expect(compareMembers([a, b, { ...a, member: "fe3" }])).toEqual([{ member: "fe2", subject: "balancer stream-a", detail: "lacks t1" }]);
   });
 });
+
+describe("fleet compare without a majority", () => {
+  it("marks both of two members that differ, each against the other", async () => {
+    const { balancerInputs } = await import("../../src/fleet/fingerprint.js");
+    const lb = resolved.config.loadBalancers[0];
+    const none = { targetsDown: new Set<string>(), targetsDraining: new Set<string>(), targetsDrained: new Set<string>() };
+    const rec = (member: string, appliedRevision: number, sets = none): MemberRecord => ({
+      version: 1, member, appliedRevision, balancers: { "stream-a": balancerInputs(lb, sets) }, targetsDown: [], vipsAnnounced: [], lastReconcile: null, storeConnected: true, updatedAt: "2026-01-01T00:00:00Z",
+    });
+    const d = compareMembers([rec("fe1", 3), rec("fe2", 4, { ...none, targetsDraining: new Set(["stream-a/target-a"]) })]);
+    expect(d).toEqual([
+      { member: "fe1", subject: "config revision", detail: "runs revision 3; fe2 runs revision 4" },
+      { member: "fe2", subject: "config revision", detail: "runs revision 4; fe1 runs revision 3" },
+      { member: "fe1", subject: "balancer stream-a", detail: "target-a is serving, draining on fe2" },
+      { member: "fe2", subject: "balancer stream-a", detail: "target-a is draining, serving on fe1" },
+    ]);
+  });
+});

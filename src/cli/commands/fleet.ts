@@ -26,7 +26,8 @@ export function statusText(members: MemberRecord[], disagreements: Disagreement[
   if (members.length === 0) return "no member records in the store\n";
   const marked = (m: string, subject: string) => disagreements.some((d) => d.member === m && d.subject === subject);
   const names = members.map((m) => m.member);
-  const width = Math.max(12, ...names.map((n) => n.length + 2));
+  // the widest cell is a marked fingerprint with its counts ("!0123abcd 12/64")
+  const width = Math.max(16, ...names.map((n) => n.length + 2));
   const rows: [string, (m: MemberRecord) => string, string | null][] = [
     ["revision", (m) => (m.appliedRevision === null ? "local" : String(m.appliedRevision)), "config revision"],
     ["store", (m) => (m.storeConnected ? "connected" : "LOST"), null],
@@ -42,9 +43,9 @@ export function statusText(members: MemberRecord[], disagreements: Disagreement[
     }, `balancer ${b}`]);
   }
   const label = Math.max(...rows.map((r) => r[0].length)) + 2;
-  const lines = ["".padEnd(label) + names.map((n) => n.padEnd(width)).join("")];
+  const lines = [("".padEnd(label) + names.map((n) => n.padEnd(width)).join(" ")).trimEnd()];
   for (const [title, cell, subject] of rows)
-    lines.push(title.padEnd(label) + members.map((m) => `${subject && marked(m.member, subject) ? "!" : ""}${cell(m)}`.padEnd(width)).join(""));
+    lines.push((title.padEnd(label) + members.map((m) => `${subject && marked(m.member, subject) ? "!" : ""}${cell(m)}`.padEnd(width)).join(" ")).trimEnd());
   if (disagreements.length) {
     lines.push("", "disagreements:");
     for (const d of disagreements) lines.push(`  ! ${d.member}: ${d.subject}: ${d.detail}`);
