@@ -64,7 +64,8 @@ function makeCertificates(dir: string, addresses: string[]): ClientTls {
 /** A 3-member etcd cluster in namespaces; `stop()` removes everything it made. */
 export class EtcdCluster {
   readonly lab: Lab;
-  readonly dir: string;
+  /** the temp dir of data, logs and certificates: made by start(), so a cluster of a skipped test leaves none */
+  dir = "";
   readonly members: EtcdMember[] = [];
   clientTls: ClientTls | undefined;
   private forwarders: ChildProcess[] = [];
@@ -75,7 +76,6 @@ export class EtcdCluster {
     private readonly tls = false,
   ) {
     this.lab = new Lab(tag, "hz");
-    this.dir = mkdtempSync(join(tmpdir(), "hz-etcd-"));
     // one subnet per cluster: the namespaces are private, this only keeps logs readable
     this.subnet = `10.${77 + (process.pid % 50)}.${(process.pid >> 6) % 250}`;
   }
@@ -90,6 +90,7 @@ export class EtcdCluster {
 
   /** Builds the namespaces, the certificates and starts the three members; resolves once all answer. */
   async start(): Promise<void> {
+    this.dir = mkdtempSync(join(tmpdir(), "hz-etcd-"));
     await this.lab.addHosts("hub", "e0", "e1", "e2");
     await this.lab.exec("hub", ["ip", "link", "add", "br0", "type", "bridge"]);
     await this.lab.exec("hub", ["ip", "link", "set", "br0", "up"]);
@@ -176,6 +177,6 @@ export class EtcdCluster {
     await Promise.all(this.members.map((m) => this.kill(m)));
     for (const f of this.forwarders.splice(0)) f.kill("SIGKILL");
     await this.lab.teardown();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
