@@ -167,7 +167,8 @@ export class Transport {
     const options = {
       method: "POST",
       agent: this.agent,
-      // etcd refuses a watch on a member cut off from its leader instead of leaving it silent
+      // clientv3's require-leader metadata, passed as gRPC metadata by the gateway: it asks a member cut off
+      // from its leader to end the watch rather than leave it silent (the probe in watch.ts covers it besides)
       headers: { "content-type": "application/json", "grpc-metadata-hasleader": "true" },
     };
     return url.protocol === "https:" ? https.request(url, options, onResponse) : http.request(url, options, onResponse);

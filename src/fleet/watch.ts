@@ -18,6 +18,7 @@ export type FleetEvent =
   | { type: "put"; key: string; what: FleetKey; revision: number }
   | { type: "delete"; key: string; what: FleetKey | null; revision: number }
   | { type: "rejected"; rejected: RejectedRecord; revision: number }
+  /** a full read replaced the state (resync: after a compaction, with no put/delete events for what changed): read current() again */
   | { type: "synced"; revision: number; resync: boolean }
   | { type: "connected"; endpoint: string }
   | { type: "disconnected"; reason: string };
