@@ -216,6 +216,24 @@ describe("fleet store on a 3-member etcd", () => {
     await c.delete(keys.root + "drains/failover/", { prefix: true });
   });
 
+  it("a watch that cannot resume (etcd compacted past it) reads everything again and reports a resync", async () => {
+    const { w, ev } = await watch(client(0));
+    await ev.waitFor((e) => e.type === "connected");
+    const c = client(1, 2);
+    await cluster.kill(cluster.members[0]);
+    await ev.waitFor((e) => e.type === "disconnected");
+    const store = new FleetStore(c, keys);
+    await store.registerTarget(target("t-while-away"), 60_000);
+    const revision = await c.put(keys.drain("compact", "x"), "x");
+    await c.transport.post("/v3/kv/compaction", { revision: String(revision), physical: true });
+    cluster.startMember(cluster.members[0]);
+    await cluster.waitHealthy();
+    await ev.waitFor((e) => e.type === "synced" && e.resync, 20_000);
+    expect(w.current().targets.has(keys.target("stream-a", "t-while-away"))).toBe(true);
+    expect(w.current().rejected.has(keys.drain("compact", "x"))).toBe(true);
+    await c.delete(keys.root + "drains/compact/", { prefix: true });
+  });
+
   it("etcd stopped entirely: the watcher says disconnected, keeps its state, and resynchronises after the restart", async () => {
     const store = new FleetStore(client(0), keys);
     await store.registerTarget(target("t-survivor"), 60_000);
