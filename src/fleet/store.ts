@@ -50,7 +50,9 @@ export class FleetStore {
     if (!checked.success) throw new FleetStoreError("invalid", `invalid target record: ${checked.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
     const key = this.keys.target(record.balancer, record.target.name);
     const existing = await this.read(key, targetRecordSchema);
-    if (existing && existing.value.owner !== record.owner) throw new FleetStoreError("forbidden", `target ${record.target.name} of ${record.balancer} was registered by ${existing.value.owner}`);
+    if (existing?.value === null && record.owner !== "local")
+      throw new FleetStoreError("forbidden", `${key} holds a record that does not validate: only a frontend's operator replaces it`);
+    if (existing?.value && existing.value.owner !== record.owner) throw new FleetStoreError("forbidden", `target ${record.target.name} of ${record.balancer} was registered by ${existing.value.owner}`);
     const ttlSeconds = Math.max(2, Math.ceil(leaseMs / 1000));
     const { id } = await this.client.grant(ttlSeconds);
     const { succeeded } = await this.client.txn([{ key, modRevision: existing?.modRevision ?? 0 }], [{ put: { key, value: JSON.stringify(checked.data), lease: id } }]);
@@ -71,8 +73,9 @@ export class FleetStore {
   async removeTarget(balancer: string, name: string, caller: string): Promise<boolean> {
     const key = this.keys.target(balancer, name);
     const existing = await this.read(key, targetRecordSchema);
-    if (!existing) return (await this.client.delete(key)) > 0;
-    if (caller !== "local" && existing.value.owner !== caller) throw new FleetStoreError("forbidden", `target ${name} of ${balancer} was registered by ${existing.value.owner}`);
+    if (!existing) return false;
+    if (existing.value === null && caller !== "local") throw new FleetStoreError("forbidden", `${key} holds a record that does not validate: only a frontend's operator removes it`);
+    if (caller !== "local" && existing.value?.owner !== caller) throw new FleetStoreError("forbidden", `target ${name} of ${balancer} was registered by ${existing.value?.owner}`);
     const { succeeded } = await this.client.txn([{ key, modRevision: existing.modRevision }], [{ delete: { key } }, { delete: { key: this.keys.drain(balancer, name) } }]);
     if (!succeeded) throw new FleetStoreError("conflict", `target ${name} of ${balancer} changed meanwhile; try again`);
     if (existing.lease !== "0") await this.client.revoke(existing.lease).catch(() => undefined);
@@ -86,7 +89,7 @@ export class FleetStore {
     if (!checked.success) throw new FleetStoreError("invalid", `invalid drain: ${checked.error.issues.map((i) => i.message).join("; ")}`);
     if (caller !== "local") {
       const target = await this.read(this.keys.target(balancer, name), targetRecordSchema);
-      if (!target || target.value.owner !== caller) throw new FleetStoreError("forbidden", `${caller} drains only targets it registered`);
+      if (!target?.value || target.value.owner !== caller) throw new FleetStoreError("forbidden", `${caller} drains only targets it registered`);
     }
     await this.client.put(this.keys.drain(balancer, name), JSON.stringify(checked.data));
     return checked.data;
@@ -96,7 +99,7 @@ export class FleetStore {
   async undrain(balancer: string, name: string, caller: string): Promise<boolean> {
     const key = this.keys.drain(balancer, name);
     const existing = await this.read(key, drainRecordSchema);
-    if (existing && caller !== "local" && existing.value.owner !== caller) throw new FleetStoreError("forbidden", `the drain of ${name} is ${existing.value.owner}'s`);
+    if (existing && caller !== "local" && existing.value?.owner !== caller) throw new FleetStoreError("forbidden", `the drain of ${name} is ${existing.value?.owner ?? "a record that does not validate"}'s`);
     return (await this.client.delete(key)) > 0;
   }
 
@@ -134,19 +137,19 @@ export class FleetStore {
     if (!Number.isSafeInteger(n) || n < 1) throw new FleetStoreError("invalid", `${this.keys.configLatest()} is not a revision number`);
     const key = this.keys.configRevision(n);
     const got = await this.read(key, configRevisionSchema);
-    if (!got) throw new FleetStoreError("missing", `${key} is absent or not a valid revision record`);
+    if (!got?.value) throw new FleetStoreError("missing", `${key} is absent or not a valid revision record`);
     const loaded = loadConfigText(got.value.text, `${got.value.file} (revision ${n})`);
     const sha = createHash("sha256").update(got.value.text).digest("hex");
     const problems = [...(sha === got.value.sha256 ? [] : ["its sha256 does not match its text"]), ...(loaded.ok ? [] : loaded.issues.map(formatIssue))];
     return { revision: got.value, problems };
   }
 
-  /** Reads and validates one record; null when absent or invalid (a reader never trusts it). */
-  private async read<T>(key: string, schema: Parameters<typeof parseRecord<T>>[0]): Promise<{ value: T; modRevision: number; lease: string } | null> {
+  /** Reads and validates one record: null when absent, `value` null when it does not validate (a reader never trusts it). */
+  private async read<T>(key: string, schema: Parameters<typeof parseRecord<T>>[0]): Promise<{ value: T | null; modRevision: number; lease: string } | null> {
     const { kvs } = await this.client.range(key);
     const kv = kvs[0];
     if (!kv) return null;
     const parsed = parseRecord(schema, key, kv.value);
-    return parsed.ok ? { value: parsed.value, modRevision: kv.modRevision, lease: kv.lease } : null;
+    return { value: parsed.ok ? parsed.value : null, modRevision: kv.modRevision, lease: kv.lease };
   }
 }

@@ -125,7 +125,10 @@ describe("fleet store on a 3-member etcd", () => {
     const r = await ev.waitFor((e) => e.type === "rejected" && e.rejected.key === keys.target("stream-a", "t-bad"));
     expect(r.type === "rejected" && r.rejected.problems.join(" ")).toMatch(/command/);
     expect(w.current().targets.has(keys.target("stream-a", "t-bad"))).toBe(false);
-    await c.delete(keys.target("stream-a", "t-bad"));
+    // a registrant cannot take over or remove what it cannot read; a frontend's operator can
+    const store = new FleetStore(c, keys);
+    await expect(store.registerTarget(target("t-bad"), 30_000)).rejects.toThrow(/does not validate/);
+    expect(await store.removeTarget("stream-a", "t-bad", "local")).toBe(true);
   });
 
   it("fleet push refuses an invalid file (exit 1) and stores a valid one as revision N+1; fleet status marks a disagreement", async () => {
