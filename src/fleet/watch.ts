@@ -52,7 +52,16 @@ export class FleetWatcher {
   /** Starts reading and watching; returns once the first full read is in (or throws when no endpoint answers it). */
   async start(): Promise<void> {
     await this.resync(false);
-    this.loop = this.run();
+    this.loop = this.run(false);
+  }
+
+  /**
+   * Starts without waiting for etcd: a member that boots while its store is
+   * out of reach runs on its own state, and the first full read comes (a
+   * `synced` event) whenever an endpoint answers.
+   */
+  begin(): void {
+    this.loop ??= this.run(true);
   }
 
   /** The state as last seen (a copy: the owner may keep it). */
@@ -81,14 +90,14 @@ export class FleetWatcher {
     this.onEvent({ type: "synced", revision, resync: announce });
   }
 
-  private async run(): Promise<void> {
+  private async run(firstRead: boolean): Promise<void> {
     let backoff = this.options.backoffMs ?? 200;
-    let needResync = false;
+    let needResync = firstRead;
     while (!this.stopped) {
       const endpoint = this.client.transport.order()[0];
       try {
         if (needResync) {
-          await this.resync(true);
+          await this.resync(!firstRead || this.state.revision > 0);
           needResync = false;
         }
         const outcome = await this.watchOnce(endpoint);

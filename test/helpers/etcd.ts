@@ -15,6 +15,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab } from "../../src/lab/lab.js";
+import type { FleetEvent } from "../../src/fleet/watch.js";
 
 /** One member: its namespace, address, loopback endpoint and process. */
 export interface EtcdMember {
@@ -178,5 +179,28 @@ export class EtcdCluster {
     for (const f of this.forwarders.splice(0)) f.kill("SIGKILL");
     await this.lab.teardown();
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Collects a watcher's events and waits for one. */
+export class Events {
+  readonly all: FleetEvent[] = [];
+  private waiters: (() => void)[] = [];
+  push = (e: FleetEvent) => {
+    this.all.push(e);
+    for (const w of this.waiters.splice(0)) w();
+  };
+  async waitFor(pred: (e: FleetEvent) => boolean, timeoutMs = 10_000): Promise<FleetEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.all.find(pred);
+      if (hit) return hit;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no such event within ${timeoutMs} ms; saw ${this.all.map((e) => e.type).join(",")}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => (clearTimeout(t), r()));
+      });
+    }
   }
 }

@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { EtcdCluster } from "../helpers/etcd.js";
+import { EtcdCluster, Events } from "../helpers/etcd.js";
 import { EtcdClient } from "../../src/fleet/etcd.js";
 import { FleetKeys, fleetRoot } from "../../src/fleet/keys.js";
 import { FleetStore } from "../../src/fleet/store.js";
-import { FleetWatcher, type FleetEvent } from "../../src/fleet/watch.js";
+import { FleetWatcher } from "../../src/fleet/watch.js";
 import { MemberPublisher } from "../../src/fleet/member.js";
 import type { MemberRecord, TargetRecord } from "../../src/fleet/records.js";
 import { main } from "../../src/cli/main.js";
@@ -21,29 +21,6 @@ const keys = new FleetKeys(fleetRoot("/symroute/", "edge"));
 const target = (name: string, owner = "token ci"): TargetRecord => ({
   version: 1, balancer: "stream-a", target: { name, via: "172.16.1.9", interface: "conduit-b" }, registeredAt: new Date().toISOString(), owner, leaseMs: 30_000,
 });
-
-/** Collects a watcher's events and waits for one. */
-class Events {
-  readonly all: FleetEvent[] = [];
-  private waiters: (() => void)[] = [];
-  push = (e: FleetEvent) => {
-    this.all.push(e);
-    for (const w of this.waiters.splice(0)) w();
-  };
-  async waitFor(pred: (e: FleetEvent) => boolean, timeoutMs = 10_000): Promise<FleetEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.all.find(pred);
-      if (hit) return hit;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no such event within ${timeoutMs} ms; saw ${this.all.map((e) => e.type).join(",")}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => (clearTimeout(t), r()));
-      });
-    }
-  }
-}
 
 async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = "";
@@ -246,10 +223,18 @@ describe("fleet store on a 3-member etcd", () => {
     for (const m of cluster.members) await cluster.kill(m);
     await ev.waitFor((e) => e.type === "disconnected", 10_000);
     expect(w.isConnected()).toBe(false);
+    // a member that boots meanwhile starts without its store and catches up later
+    const lateEvents = new Events();
+    const late = new FleetWatcher(client(0, 1, 2), keys, lateEvents.push, { backoffMs: 100, maxBackoffMs: 500 });
+    watchers.push(late);
+    late.begin();
     await new Promise((r) => setTimeout(r, 3000));
     expect(w.current().targets.has(keys.target("stream-a", "t-survivor"))).toBe(true);
+    expect(late.current().targets.size).toBe(0);
     for (const m of cluster.members) cluster.startMember(m);
     await cluster.waitHealthy();
+    await lateEvents.waitFor((e) => e.type === "synced", 15_000);
+    expect(late.current().targets.has(keys.target("stream-a", "t-survivor"))).toBe(true);
     await ev.waitFor((e) => e.type === "connected" && ev.all.indexOf(e) > ev.all.findIndex((x) => x.type === "disconnected"), 15_000);
     await store.registerTarget(target("t-after"), 60_000);
     await ev.waitFor((e) => e.type === "put" && e.key === keys.target("stream-a", "t-after"));
