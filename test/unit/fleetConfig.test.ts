@@ -36,3 +36,13 @@ describe("fleet config", () => {
     expect(errs.some((e) => /unknown field 'keyPem'/.test(e))).toBe(true);
   });
 });
+
+describe("fleet member name", () => {
+  it("is the config's, else the host name's first label made a valid key segment", async () => {
+    const { memberName } = await import("../../src/fleet/settings.js");
+    const fleet = mustLoad(base + `    endpoints: [http://127.0.0.1:2379]\n`).config.fleet!;
+    expect(memberName(fleet, "fe1.example.net")).toBe("fe1");
+    expect(memberName(fleet, "_odd host")).toBe("m_odd-host");
+    expect(memberName({ ...fleet, member: "edge-1" }, "fe1")).toBe("edge-1");
+  });
+});
