@@ -4,7 +4,7 @@
  * and (later) the daemon.
  */
 import { hostname } from "node:os";
-import type { Fleet } from "../config/schema.js";
+import type { Fleet } from "../config/schemaFleet.js";
 import { EtcdClient } from "./etcd.js";
 import { FleetKeys, fleetRoot } from "./keys.js";
 import { FleetStore } from "./store.js";
