@@ -14,6 +14,7 @@ import { registerLbCommand } from "./commands/lb.js";
 import { registerTraceCommand } from "./commands/trace.js";
 import { registerDoctorCommand } from "./commands/doctor.js";
 import { registerRunCommands } from "./commands/run.js";
+import { registerFleetCommands } from "./commands/fleet.js";
 
 /** Builds the program (tests call it without exiting the process). */
 export function buildProgram(): Command {
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerTraceCommand(program);
   registerDoctorCommand(program);
   registerRunCommands(program);
+  registerFleetCommands(program);
   program
     .command("schema")
     .description("JSON Schema of the config file, for editors")

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { quote } from "./messages.js";
 import { address, boundedDuration, checkDuration, expecting, gateway, iface, integer, MAGLEV_MAX_SIZE, mask, MAX_DURATION_MS, name, portSpec, prefix, range, tableId } from "./schemaFields.js";
 import { bgpSchema, daemonSchema } from "./schemaDaemon.js";
+import { fleetSchema } from "./schemaFleet.js";
 
 export { boundedDuration, durationMs, formatBound, MAGLEV_MAX_SIZE, MAX_DURATION_MS } from "./schemaFields.js";
 export { BGP_DEFAULTS, bgpSchema, type Bgp } from "./schemaDaemon.js";
@@ -211,6 +212,7 @@ export const configSchema = z.strictObject({
   outbound: z.array(outboundSchema).default([]),
   daemon: daemonSchema.optional(),
   bgp: bgpSchema.optional().describe("announce the VIPs by BGP (BIRD 2) while they can be served"),
+  fleet: fleetSchema.optional().describe("share registrations, drains and the config with the other frontends through etcd"),
 });
 
 /** A config as parsed, defaults filled in. */

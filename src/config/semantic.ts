@@ -11,6 +11,7 @@ import { checkBgp } from "./semanticBgp.js";
 import { checkRoutedNetworks } from "./semanticNetworks.js";
 import { checkOutbound } from "./semanticOutbound.js";
 import { checkDaemon } from "./semanticDaemon.js";
+import { checkFleet } from "./semanticFleet.js";
 
 /** A problem before it is given a line and column. */
 export interface PathIssue {
@@ -129,6 +130,7 @@ export function checkSemantics(config: Config): PathIssue[] {
   issues.push(...checkOutbound(config));
   issues.push(...checkBgp(config));
   issues.push(...checkDaemon(config));
+  issues.push(...checkFleet(config));
   config.routedNetworks.forEach((rn, i) => claimTable(rn.table, ["routedNetworks", i, "table"], `routed network ${rn.name}`));
 
   if (tables && mask !== 0) {
