@@ -25,10 +25,13 @@ const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .replace("    flows:", '    flowMemory: { timeout: 120s }\n    registration: { lease: 4s, allow: [172.16.0.0/16, "fd00::/16"] }\n    flows:')
   .concat('daemon:\n  metrics: "off"\n');
 
-/** The daemon's last reconcile, as GET /v1/status says. */
+/**
+ * The daemon's last repair (the last reconcile that changed the kernel), as GET /v1/status says: not the last
+ * reconcile, which the repair's own nft events follow within milliseconds (a poll would miss it).
+ */
 async function lastReconcileOf(netns: string): Promise<{ reason: string; error: string | null } | null> {
   const answer = await callDaemon("GET", "/v1/status", netns);
-  return (answer?.body.daemon as { lastReconcile?: { reason: string; error: string | null } | null } | undefined)?.lastReconcile ?? null;
+  return (answer?.body.daemon as { lastRepair?: { reason: string; error: string | null } | null } | undefined)?.lastRepair ?? null;
 }
 
 describe.skipIf(!isRoot)("target registration and drains", () => {

@@ -21,9 +21,12 @@ async function rounds(netns: string): Promise<number[]> {
   return balancers.flatMap((b) => b.targets.map((t) => t.health?.rounds ?? 0));
 }
 
-/** True once a reconcile for this reason ended without error (the kernel has the change). */
+/**
+ * True once a reconcile for this reason changed the kernel: the last repair, not the last reconcile, which the
+ * reconcile's own nft events follow within milliseconds (a poll would miss it).
+ */
 const reconciled = async (netns: string, reason: string) => {
-  const last = (await status(netns)).daemon.lastReconcile;
+  const last = (await status(netns)).daemon.lastRepair;
   return !!last && last.reason.includes(reason) && last.error === null;
 };
 
@@ -34,7 +37,7 @@ const config = readFileSync(examplePath("load-balancer.yaml"), "utf8")
   .concat('daemon:\n  metrics: "off"\n');
 
 /** The daemon's status over its socket (the CLI's own client). */
-async function status(netns: string): Promise<{ daemon: { targetsDown: string[]; lastReconcile: { reason: string; error: string | null } | null } }> {
+async function status(netns: string): Promise<{ daemon: { targetsDown: string[]; lastRepair: { reason: string; error: string | null } | null } }> {
   const answer = await callDaemon("GET", "/v1/status", netns);
   if (!answer) throw new Error(`no daemon answers for ${netns}`);
   return answer.body as { daemon: { targetsDown: string[] } };
