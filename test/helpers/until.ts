@@ -1,13 +1,14 @@
 /**
- * Waits on observable state instead of a fixed sleep (issue 18): polls the
- * predicate every 20 ms until it holds, and fails with `what` when it has not
- * within the time. A test then proves that the state came, and how soon.
+ * Waits on observable state instead of a fixed sleep (issue 18): polls `check`
+ * every 5 ms until it holds and returns how long that took (tests report
+ * latencies with it), or fails naming `what` (and `detail()`, what was seen
+ * instead) once `limitMs` has passed.
  */
-export async function until(predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+export async function until(what: string, check: () => boolean | Promise<boolean>, limitMs = 3000, detail: () => string = () => ""): Promise<number> {
   const started = Date.now();
   for (;;) {
-    if (await predicate()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
+    if (await check()) return Date.now() - started;
+    if (Date.now() - started > limitMs) throw new Error(`${what}: not within ${limitMs} ms ${detail()}`.trim());
+    await new Promise((r) => setTimeout(r, 5));
   }
 }

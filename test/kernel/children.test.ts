@@ -16,6 +16,7 @@ import { CheckProber } from "../../src/kernel/checkProber.js";
 import { startUplinkProbes, type UplinkProbes, type UplinkRound } from "../../src/kernel/prober.js";
 import type { CheckSettings } from "../../src/daemon/health.js";
 import { buildTwoLinkHost, cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
+import { until } from "../helpers/until.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,15 +61,6 @@ function tree(pid: number): Proc[] {
     }
   }
   return found;
-}
-
-async function until(what: string, check: () => boolean, limitMs: number, detail: () => string = () => ""): Promise<number> {
-  const started = Date.now();
-  while (!check()) {
-    if (Date.now() - started > limitMs) throw new Error(`${what}: not within ${limitMs} ms ${detail()}`);
-    await sleep(20);
-  }
-  return Date.now() - started;
 }
 
 describe.skipIf(!isRoot)("the daemon's children", () => {

@@ -15,22 +15,10 @@ import { callDaemon } from "../../src/daemon/client.js";
 import { socketPath } from "../../src/daemon/api.js";
 import { Lab } from "../../src/lab/lab.js";
 import { buildTwoLinkHost, cli, isRoot, killDaemon, startDaemon, TWO_UPLINKS_YAML, type CliRun } from "../helpers/kernel.js";
+import { until } from "../helpers/until.js";
 
 const port = 20000 + (process.pid % 20000);
 const CONFIG = `${TWO_UPLINKS_YAML}daemon:\n  metrics: 127.0.0.1:${port}\n  reconcileInterval: 30s\n`;
-
-/**
- * Polls `check` every 10 ms until it holds; returns the time it took, or throws after `limitMs`. The bound is
- * generous (3 s: the machine may be busy with other suites); latencies are measured as p50/p95 in bench/daemon.ts.
- */
-async function until(what: string, check: () => Promise<boolean>, limitMs = 3000): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > limitMs) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The daemon's answer over its socket (the CLI's own client); fails the test when none answers. */
 async function get(path: string, netns: string): Promise<{ status: number; body: Record<string, unknown> }> {

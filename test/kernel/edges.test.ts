@@ -22,18 +22,9 @@ import { buildLoadBalancer } from "../../src/lab/loadBalancer.js";
 import { examplePath } from "../../src/lab/examples.js";
 import { buildTwoLinkHost, cli, cliAsync, configFile, isRoot, killDaemon, startDaemon, TWO_UPLINKS_YAML, type CliRun } from "../helpers/kernel.js";
 import { TWO_UPLINKS } from "../helpers/config.js";
+import { until } from "../helpers/until.js";
 
 const port = 30000 + (process.pid % 20000);
-
-/** Polls `check` every 5 ms until it holds; returns the time it took, or throws after `limitMs`. */
-async function until(what: string, check: () => Promise<boolean>, limitMs = 3000): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > limitMs) throw new Error(`${what}: not within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe.skipIf(!isRoot)("every edge says no clearly; conflicts block only themselves", () => {
   const lab = new Lab("e", "he");

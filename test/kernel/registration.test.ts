@@ -92,7 +92,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     expect(renewed.code).toBe(0);
     // renewals are saved in batches 200 ms apart: a SIGKILL before the batch is written would lose it
     const expiresAt = (JSON.parse(renewed.stdout) as { target: { expiresAt: string } }).target.expiresAt;
-    await until(() => readFileSync(join(stateDir, `netns-${ns()}.targets.json`), "utf8").includes(expiresAt), 2000, "the renewal saved");
+    await until("the renewal saved", () => readFileSync(join(stateDir, `netns-${ns()}.targets.json`), "utf8").includes(expiresAt), 2000);
     killDaemon(daemon);
     await daemon!.done;
     daemon = await startDaemon([file, "--netns", ns()]);
@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
 
     // no renewal: gone within the 4 s lease (plus a reconcile)
     await daemon.logged('"msg":"lease expired; target removed"', 8000);
-    await until(async () => ((await lastReconcile())?.reason.includes("lease of stream-a/target-d expired") ?? false), 2000, "the reconcile without target-d");
+    await until("the reconcile without target-d", async () => ((await lastReconcile())?.reason.includes("lease of stream-a/target-d expired") ?? false), 2000);
     expect(targets().map((t) => t.name)).not.toContain("target-d");
     const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports: sports.map((p) => p + 1) });
     expect(after.filter((t) => t === "target-d" || t === null)).toEqual([]);
@@ -131,7 +131,7 @@ describe.skipIf(!isRoot)("target registration and drains", () => {
     expect(fresh.filter((t) => t === null)).toEqual([]);
     // the timeout ends it: target-a leaves, its flows move, the others' stay
     await daemon!.logged('"msg":"drain finished; target left"', 12000);
-    await until(async () => ((await lastReconcile())?.reason.includes("drain of stream-a/target-a finished") ?? false), 2000, "the reconcile without target-a");
+    await until("the reconcile without target-a", async () => ((await lastReconcile())?.reason.includes("drain of stream-a/target-a finished") ?? false), 2000);
     expect(targets().find((t) => t.name === "target-a")?.state).toBe("drained");
     const moved = await udp(sports);
     expect(moved.filter((t) => t === "target-a" || t === null)).toEqual([]);

@@ -63,7 +63,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
 
   it("a dead target leaves the table within 1.5 s and no other target's flow moves; it returns when it answers", async () => {
     const ns = lab.ns("fe");
-    await until(async () => (await rounds(ns)).every((n) => n >= 3), 5000, "three rounds of every target's check");
+    await until("three rounds of every target's check", async () => (await rounds(ns)).every((n) => n >= 3), 5000);
     expect((await status(ns)).daemon.targetsDown).toEqual([]);
     const before = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(before.filter((x) => x === "target-d").length).toBeGreaterThan(50);
@@ -84,7 +84,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
     expect(detected, "target-d marked down").toBeGreaterThan(0);
     console.log(`target-d down ${detected} ms after it stopped answering`);
     expect(detected).toBeLessThan(1500);
-    await until(() => reconciled(ns, "target stream-a/target-d down"), 2000, "the reconcile that takes target-d out of the table");
+    await until("the reconcile that takes target-d out of the table", () => reconciled(ns, "target stream-a/target-d down"), 2000);
     const after = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(after.filter((x) => x === "target-d")).toEqual([]);
     const moved = before.filter((b, i) => b !== "target-d" && after[i] !== b).length;
@@ -95,7 +95,7 @@ describe.skipIf(!isRoot)("target health checks", () => {
     await lab.exec(targetHost("target-d"), ["nft", "delete", "table", "inet", "dead"]);
     for (let i = 0; i < 100 && (await status(ns)).daemon.targetsDown.length > 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect((await status(ns)).daemon.targetsDown).toEqual([]);
-    await until(() => reconciled(ns, "target stream-a/target-d up"), 2000, "the reconcile that brings target-d back");
+    await until("the reconcile that brings target-d back", () => reconciled(ns, "target stream-a/target-d up"), 2000);
     const back = await probe(lab, { vip: LB.vip4, port: LB.tcpPort, sports });
     expect(back.filter((x) => x === "target-d").length).toBeGreaterThan(50);
     expect(back.filter((x) => x === null)).toEqual([]);
