@@ -36,9 +36,6 @@ export interface DeadlineHost {
   stopping(): boolean;
 }
 
-/** The longest delay node's timers hold. */
-const TIMER_MAX_MS = 2 ** 31 - 1;
-
 /** The watch of one daemon's leases and drains. */
 export class DeadlineWatch {
   private timer: unknown = null;
@@ -53,7 +50,7 @@ export class DeadlineWatch {
     this.disarm();
     const waits = [registry.nextDeadline(), registry.drains().length ? 1000 : null, soonMs ?? null].filter((x): x is number => x !== null);
     if (waits.length === 0) return;
-    // never past what a timer holds: a deadline further away is looked at again when this one fires
+    // the clock holds a timer at most 2^31 ms: a deadline further away is looked at again when it fires
     this.timer = clock.setTimeout(() => {
       this.timer = null;
       // a look whose reconcile the daemon's stop refused (RunnerStopped) ends quietly: nothing waits on it but stop
@@ -61,7 +58,7 @@ export class DeadlineWatch {
         this.running = null;
         this.arm();
       });
-    }, Math.min(TIMER_MAX_MS, Math.min(...waits) + 5));
+    }, Math.min(...waits) + 5);
   }
 
   /** Stops the timer and waits for a look under way. */

@@ -16,11 +16,18 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** Node's clock; timers never keep the process alive by themselves. */
+/** The longest delay node's timers hold; beyond it node fires at once, in a loop. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
+/**
+ * Node's clock; timers never keep the process alive by themselves, and one
+ * asked for beyond what a timer holds fires at the most it holds (whoever set
+ * it looks again then).
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
+    const t = setTimeout(fn, Math.min(ms, TIMER_MAX_MS));
     t.unref?.();
     return t;
   },
