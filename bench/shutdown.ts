@@ -43,13 +43,14 @@
  * named bs*, removed at the end, on failure and on SIGINT/SIGTERM.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab } from "../src/lab/lab.js";
 import { buildLoadBalancer, LB, startTargetServer, targetHost } from "../src/lab/loadBalancer.js";
 import { runProcess } from "../src/kernel/runner.js";
 import type { BackgroundProcess } from "../src/kernel/background.js";
+import { descendants, processes, readProc, type Proc } from "../test/helpers/processes.js";
 
 const N = Number(process.env.BS_N ?? 200);
 const SEED = Number(process.env.BS_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -99,57 +100,6 @@ function writeConfig(): void {
 }
 
 // ---------------------------------------------------------------- processes
-
-interface Proc {
-  pid: number;
-  ppid: number;
-  state: string;
-  /** clock ticks after boot: tells a pid from a later process given the same pid */
-  start: string;
-  cmdline: string;
-}
-
-function readProc(pid: number): Proc | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after its last ")"
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    let cmdline = "";
-    try {
-      cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
-    } catch {
-      // a zombie's cmdline may be unreadable
-    }
-    return { pid, ppid: Number(f[1]), state: f[0], start: f[19], cmdline };
-  } catch {
-    return null;
-  }
-}
-
-function processes(): Proc[] {
-  const out: Proc[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    const p = readProc(Number(name));
-    if (p) out.push(p);
-  }
-  return out;
-}
-
-/** Every descendant of `pid` (zombies included: they are reaped or not, which the check after exit tells). */
-function descendants(pid: number): Proc[] {
-  const all = processes();
-  const found: Proc[] = [];
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop()!;
-    for (const c of all.filter((x) => x.ppid === p)) {
-      found.push(c);
-      todo.push(c.pid);
-    }
-  }
-  return found;
-}
 
 /** A snapshot process that still runs: same pid and start time, not a zombie. */
 function stillThere(p: Proc): Proc | null {
@@ -478,7 +428,7 @@ async function trial(w: World, i: number): Promise<Trial> {
   const delayMs = between(0, MAX_DELAY_MS);
   await new Promise((r) => setTimeout(r, delayMs));
   activity.hup = false;
-  const snapshot = descendants(d.pid);
+  const snapshot = descendants(d.pid, processes({ zombies: true }));
   const doing = lastMsgs(d.output, 1)[0] ?? "";
   activity.signalled = true;
   const sentAt = performance.now();
@@ -486,7 +436,7 @@ async function trial(w: World, i: number): Promise<Trial> {
   const exited = await d.until(() => d.exit !== null, HANG_MS);
   if (!exited) {
     const file = `/tmp/bs-shutdown-${process.pid}-${i}-hang.log`;
-    const tree = descendants(d.pid);
+    const tree = descendants(d.pid, processes({ zombies: true }));
     writeFileSync(file, `${d.output}\n--- not exited ${HANG_MS} ms after SIGTERM; its descendants then:\n${tree.map((p) => `${p.pid} ${p.state} ${p.cmdline}`).join("\n")}\n`);
     await d.kill();
   }

@@ -7,7 +7,6 @@
  * commands behind.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readdirSync, readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { Lab } from "../../src/lab/lab.js";
 import { runProcess } from "../../src/kernel/runner.js";
@@ -17,51 +16,12 @@ import { startUplinkProbes, type UplinkProbes, type UplinkRound } from "../../sr
 import type { CheckSettings } from "../../src/daemon/health.js";
 import { buildTwoLinkHost, cli, configFile, isRoot, killDaemon, startDaemon, type CliRun } from "../helpers/kernel.js";
 import { until } from "../helpers/until.js";
+import { descendants, processes } from "../helpers/processes.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Proc {
-  pid: number;
-  ppid: number;
-  state: string;
-  cmdline: string;
-}
-
-/** Every live process (zombies are dead: nothing but a reaper's bookkeeping is left of them). */
-function processes(): Proc[] {
-  const out: Proc[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^[0-9]+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after its last ")"
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state === "Z" || state === "X") continue;
-      out.push({ pid: Number(name), ppid: Number(ppid), state, cmdline: readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0").join(" ").trim() });
-    } catch {
-      // gone while we looked
-    }
-  }
-  return out;
-}
-
 /** Live processes whose command line holds `marker`. */
 const marked = (marker: string) => processes().filter((p) => p.cmdline.includes(marker) && !p.cmdline.includes("pgrep"));
-
-/** `pid` and all its descendants. */
-function tree(pid: number): Proc[] {
-  const all = processes();
-  const found: Proc[] = [];
-  const todo = [pid];
-  while (todo.length) {
-    const p = todo.pop()!;
-    for (const c of all.filter((x) => x.ppid === p)) {
-      found.push(c);
-      todo.push(c.pid);
-    }
-  }
-  return found;
-}
 
 describe.skipIf(!isRoot)("the daemon's children", () => {
   const lab = new Lab("ch", "hc");
@@ -243,7 +203,7 @@ daemon:
     daemon = await startDaemon([file, "--netns", ns]);
     const pid = daemon.child.pid!;
     await sleep(1500);
-    const before = tree(pid);
+    const before = descendants(pid);
     const has = (what: RegExp) => before.some((p) => what.test(p.cmdline));
     const shown = before.map((p) => `${p.pid} ${p.cmdline.slice(0, 80)}`).join("\n");
     expect(has(/\bip .*monitor/), shown).toBe(true);
@@ -253,7 +213,7 @@ daemon:
     expect(has(new RegExp(`sleep ${marker.replace(".", "\\.")}`)), shown).toBe(true);
     // a parent-death signal follows the thread that forked: the children must not die while the daemon lives on
     await sleep(1500);
-    const still = new Set(tree(pid).map((p) => p.pid));
+    const still = new Set(descendants(pid).map((p) => p.pid));
     const lasting = before.filter((p) => !/sleep|sh -c/.test(p.cmdline));
     expect(lasting.filter((p) => !still.has(p.pid)).map((p) => p.cmdline)).toEqual([]);
     expect(daemon.output()).not.toContain("monitor restarted");
